@@ -1,0 +1,85 @@
+import dagster as dg
+import pandas as pd
+
+from orchestration.lib import warehouse
+from orchestration.lib.catalog import CATALOG_PATH, load_catalog
+from orchestration.lib.raw_assets import OWNERS
+from orchestration.lib.raw_tables import MARGIN_PRODUCTS, SERIES_CATALOG, UNIT_LABELS
+from orchestration.lib.settings import load_settings
+
+_KEYS = {t: dg.AssetKey([t.schema, t.table]) for t in (SERIES_CATALOG, UNIT_LABELS, MARGIN_PRODUCTS)}
+
+
+@dg.multi_asset(
+    name="raw_meta__catalog",
+    specs=[
+        dg.AssetSpec(
+            key,
+            description=f"{table.table} from orchestration/catalog.yaml, so dbt reads unit "
+            "factors, release lags and staleness limits from the one reviewed file.",
+            group_name="ingestion_catalog",
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+        )
+        for table, key in _KEYS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "catalog_valid",
+            asset=_KEYS[SERIES_CATALOG],
+            blocking=True,
+            description="The catalog parses, every series id is safe, every units label is known.",
+        )
+    ],
+    pool="duckdb_write",
+)
+def series_catalog(context: dg.AssetExecutionContext):
+    """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
+    load_catalog.cache_clear()
+    catalog = load_catalog()  # raises CatalogError, naming the bad entry, before any write
+    settings = load_settings()
+    series = pd.DataFrame(
+        [
+            {
+                "series_id": s.id,
+                "source": s.source,
+                "units": s.units,
+                "stored_units": catalog.unit_labels[s.units].stored,
+                "factor": catalog.unit_labels[s.units].factor,
+                "frequency": s.frequency,
+                "release_lag_days": s.release_lag_days,
+                "release_lag_business": s.release_lag_business,
+                "staleness_days": s.staleness_days,
+                "range_min": s.range[0],
+                "range_max": s.range[1],
+                "required": s.required,
+                "description": s.description,
+            }
+            for s in catalog.series.values()
+        ]
+    )
+    units = pd.DataFrame(
+        [
+            {"units": label, "stored_units": u.stored, "factor": u.factor}
+            for label, u in catalog.unit_labels.items()
+        ]
+    )
+    products = pd.DataFrame(
+        [
+            {"product": p, "description": m.description, "underlying": m.underlying, "proxy": m.proxy}
+            for p, m in catalog.margins.products.items()
+        ]
+    )
+    frames = {SERIES_CATALOG: series, UNIT_LABELS: units, MARGIN_PRODUCTS: products}
+    with warehouse.writer(settings.warehouse_path) as con:
+        counts = {t: warehouse.replace_all(con, t, f, settings.source_mode) for t, f in frames.items()}
+    for table, key in _KEYS.items():
+        yield dg.MaterializeResult(
+            asset_key=key, metadata={"rows": counts[table], "catalog": str(CATALOG_PATH)}
+        )
+    yield dg.AssetCheckResult(
+        asset_key=_KEYS[SERIES_CATALOG],
+        check_name="catalog_valid",
+        passed=True,
+        metadata={"series": len(catalog.series), "unit_labels": len(catalog.unit_labels)},
+    )

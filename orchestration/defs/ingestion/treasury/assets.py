@@ -1,0 +1,10 @@
+from orchestration.lib.raw_assets import build_raw_asset
+from orchestration.lib.raw_tables import TREASURY
+
+treasury_operating_cash_balance = build_raw_asset(
+    "treasury",
+    TREASURY,
+    group="ingestion_treasury",
+    description="Treasury General Account closing balance per day from the Daily Treasury "
+    "Statement (fiscaldata), USD millions; published the next business day.",
+)

@@ -1,0 +1,141 @@
+"""The series catalog (orchestration/catalog.yaml): loaded once, validated strictly."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestration.lib.errors import CatalogError
+
+CATALOG_PATH = Path(__file__).resolve().parents[1] / "catalog.yaml"
+
+# Ids end up in file names and SQL literals: nothing that can quote, escape or traverse.
+SERIES_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9_^=.\-]{0,39}$")
+LAG_RE = re.compile(r"^(\d{1,3})(d|bd)$")
+
+Source = Literal["fred", "treasury", "mof", "markets", "shiller", "drops"]
+Frequency = Literal["daily", "weekly", "monthly", "quarterly"]
+
+
+class UnitLabel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    stored: str
+    factor: float
+
+
+class Series(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    source: Source
+    units: str
+    frequency: Frequency
+    release_lag: str
+    staleness_days: int = Field(gt=0, le=400)
+    range: tuple[float, float]
+    description: str
+    required: bool = True
+    discontinued: bool = False
+    live: str | None = None
+    max_missing_share: float = Field(default=0.05, ge=0, le=1)
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        if not SERIES_ID_RE.match(v):
+            raise ValueError(f"series id {v!r} must match {SERIES_ID_RE.pattern}")
+        return v
+
+    @field_validator("release_lag")
+    @classmethod
+    def _lag(cls, v: str) -> str:
+        if not LAG_RE.match(v):
+            raise ValueError(f"release_lag {v!r} must look like '1d' or '1bd'")
+        return v
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> Series:
+        lo, hi = self.range
+        if not lo < hi:
+            raise ValueError(f"range {self.range} must be [min, max] with min < max")
+        return self
+
+    @property
+    def release_lag_days(self) -> int:
+        return int(LAG_RE.match(self.release_lag).group(1))
+
+    @property
+    def release_lag_business(self) -> bool:
+        return self.release_lag.endswith("bd")
+
+
+class MarginProduct(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    description: str
+    underlying: str
+    proxy: str | None = None
+
+
+class Margins(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    products: dict[str, MarginProduct]
+    units: dict[str, tuple[float, float]]
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    unit_labels: dict[str, UnitLabel]
+    series: dict[str, Series]
+    margins: Margins
+
+    @model_validator(mode="after")
+    def _units_known(self) -> Catalog:
+        for s in self.series.values():
+            if s.units not in self.unit_labels:
+                raise ValueError(f"series {s.id}: units {s.units!r} not listed in unit_labels")
+        for product, spec in self.margins.products.items():
+            if not SERIES_ID_RE.match(product):
+                raise ValueError(f"margin product {product!r} must match {SERIES_ID_RE.pattern}")
+            for ref in (spec.underlying, spec.proxy):
+                if ref is not None and ref not in self.series:
+                    raise ValueError(f"margin product {product}: unknown series {ref!r}")
+        return self
+
+    def for_source(self, source: str) -> list[Series]:
+        return [s for s in self.series.values() if s.source == source]
+
+    def unit(self, label: str) -> UnitLabel | None:
+        """The stored unit for a units label, matched without regard to case or spacing."""
+        wanted = " ".join(label.split()).lower()
+        for known, unit in self.unit_labels.items():
+            if known.lower() == wanted:
+                return unit
+        return None
+
+    def stored_value(self, series_id: str, value: float, units: str | None) -> float:
+        """A raw value in the series' stored unit, using the units label it arrived with."""
+        unit = self.unit(units) if units else None
+        if unit is None:
+            unit = self.unit_labels[self.series[series_id].units]
+        return value * unit.factor
+
+
+def parse_catalog(data: dict) -> Catalog:
+    try:
+        series = {k: {"id": k, **v} for k, v in (data.get("series") or {}).items()}
+        return Catalog.model_validate({**data, "series": series})
+    except (ValidationError, AttributeError, TypeError) as exc:
+        raise CatalogError(f"invalid series catalog: {exc}") from exc
+
+
+@cache
+def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"cannot read series catalog {path}: {exc}") from exc
+    return parse_catalog(data)

@@ -1,0 +1,1 @@
+"""Source clients: a live and a replay implementation per source, behind one interface."""

@@ -1,0 +1,65 @@
+"""The interface every source implements, and the frame shapes it returns.
+
+A source turns a list of catalog series into one `Batch`. Live clients speak HTTP; replay
+readers read the snapshot layout (`fred/<ID>.csv`, `treasury/tga_daily.csv`, ...). Both return
+the same columns so the raw assets and their quality checks never know which one ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from orchestration.lib.catalog import Series
+
+# Long observation frame: one row per (series_id, date). `value` is in the units named by
+# `units` (the label the source published); NaN = missing. `realtime_start` is FRED's vintage
+# date where known, else NaT.
+OBSERVATION_COLUMNS = ["series_id", "date", "value", "units", "realtime_start"]
+# Daily bars: `close` is the value the checks and marts use.
+BAR_COLUMNS = ["series_id", "date", "open", "high", "low", "close", "volume", "units"]
+# One row per margin change per product; `unit` is usd_per_contract or pct_notional.
+MARGIN_COLUMNS = [
+    "product",
+    "effective_date",
+    "initial_margin",
+    "maintenance_margin",
+    "unit",
+    "previous_maintenance_margin",
+    "source_file",
+]
+
+
+@dataclass
+class Batch:
+    """What one fetch returned.
+
+    `frame` has the columns of the source's shape, `date` as datetime.date values.
+    `absent` lists requested series the source does not have (e.g. not in a snapshot);
+    `series_metadata` maps series id -> {"units", "frequency", "last_updated", "title"} where the
+    source publishes metadata (FRED API). `mode` is live, replay or sample.
+    """
+
+    source: str
+    mode: str
+    frame: pd.DataFrame
+    absent: list[str] = field(default_factory=list)
+    series_metadata: dict[str, dict] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    name: str
+    mode: str
+
+    def fetch(self, series: Sequence[Series], start: date | None = None) -> Batch:
+        """Observations on or after `start` (full history when None) for these series."""
+        ...
+
+    def record(self, series: Sequence[Series], dest: Path) -> list[Path]:
+        """Write what `fetch` would read into `dest` in the replay layout; returns files written."""
+        ...
