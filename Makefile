@@ -6,7 +6,7 @@ export
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 WAREHOUSE_DIR := $(or $(CROSSWIND_WAREHOUSE_DIR),$(CURDIR)/warehouse)
 export DAGSTER_HOME ?= $(WAREHOUSE_DIR)/dagster_home
-DAGSTER := $(UV) run --frozen dagster
+DG := $(UV) run --frozen dg
 DBT := $(UV) run --frozen dbt
 
 .PHONY: install run demo dev test test-all lint manifest sample clean-demo
@@ -25,18 +25,18 @@ manifest:
 
 ## Materialize everything once (CROSSWIND_SOURCE picks live / replay / sample).
 run: install
-	$(DAGSTER) job execute -m orchestration.definitions -j refresh_job
+	$(DG) launch --job refresh_job
 
 ## The same job offline on the bundled synthetic sample (warehouse/sample/).
 demo: export CROSSWIND_SOURCE = sample
 demo: export DAGSTER_HOME = $(CURDIR)/warehouse/sample/dagster_home
 demo: install
 	@mkdir -p $(DAGSTER_HOME)
-	$(DAGSTER) job execute -m orchestration.definitions -j refresh_job
+	$(DG) launch --job refresh_job
 
 ## The Dagster UI on http://127.0.0.1:3000
 dev: install
-	$(UV) run --frozen dg dev --host 127.0.0.1 --port 3000
+	$(DG) dev --host 127.0.0.1 --port 3000
 
 test: install
 	$(UV) run --frozen pytest -q

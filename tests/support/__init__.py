@@ -1,0 +1,1 @@
+"""Shared test helpers (local HTTP server, fakes)."""
