@@ -20,6 +20,8 @@ LAG_RE = re.compile(r"^(\d{1,3})(d|bd)$")
 
 Source = Literal["fred", "treasury", "mof", "markets", "shiller", "drops"]
 Frequency = Literal["daily", "weekly", "monthly", "quarterly"]
+# Longest gap between two observations of a frequency, in calendar days.
+PERIOD_DAYS = {"daily": 4, "weekly": 7, "monthly": 31, "quarterly": 92}
 
 
 class UnitLabel(BaseModel):
@@ -62,6 +64,13 @@ class Series(BaseModel):
         lo, hi = self.range
         if not lo < hi:
             raise ValueError(f"range {self.range} must be [min, max] with min < max")
+        # The daily period already spans a long weekend, so a business-day lag adds no slack.
+        needed = self.release_lag_days + PERIOD_DAYS[self.frequency]
+        if not self.discontinued and self.staleness_days <= needed:
+            raise ValueError(
+                f"staleness_days {self.staleness_days} must exceed release lag + one period "
+                f"({needed} d), or every value lapses before the next one is published"
+            )
         return self
 
     @property
