@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 
@@ -135,10 +136,13 @@ def test_definitions_load_with_checks_on_every_raw_asset():
 
 @pytest.mark.slow
 def test_dg_check_defs_passes():
+    # As `uv run` would: the project's venv first on PATH, for the dbt executable.
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
     result = subprocess.run(
         [sys.executable, "-m", "dagster_dg_cli.cli", "check", "defs"],
         capture_output=True,
         text=True,
         timeout=180,
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,154 @@
+{#-
+    The five liquidity pillars as z-scores, a composite stress score and a regime, one row per
+    calendar day (the union of the days of fct_net_liquidity_daily and fct_funding_stress_daily).
+    Every pillar is oriented so that POSITIVE = MORE STRESS:
+      pillar_net_liquidity_z = -net_liquidity_z_1y           (less liquidity = stress)
+      pillar_sofr_iorb_z     =  sofr_iorb_spread_z_1y         (SOFR above IORB = stress)
+      pillar_move_z          =  move_index_z_1y               (rate volatility)
+      pillar_yen_carry_z     = mean of available (-usdjpy_change_5d_z_1y, -us2y_jp2y_spread_z_1y)
+                               (yen strengthening, carry cushion shrinking)
+      pillar_hy_oas_z        =  hy_oas_z_1y                   (credit spreads widening)
+    stress_score = (mean of the available pillars, each clipped to [-3, 3], + 3) / 6 * 100,
+    i.e. 0 = every pillar at -3 sigma, 50 = neutral, 100 = every pillar at +3 sigma; NULL when
+    fewer than var stress_min_pillars (3) pillars are available.
+    regime, with hysteresis (two Schmitt triggers on stress_score, computed with windows, no
+    recursion): the stress trigger switches on at >= 70 and off only below 60; the tightening
+    trigger on at >= 55 and off only below 45; between the thresholds a trigger keeps its last
+    state (initially off). regime = 'stress' if the stress trigger is on, else 'tightening' if
+    the tightening trigger is on, else 'calm'; NULL when stress_score is NULL.
+-#}
+{%- set clip_at = var('stress_z_clip') %}
+{%- set pillars = ['pillar_net_liquidity_z', 'pillar_sofr_iorb_z', 'pillar_move_z',
+                   'pillar_yen_carry_z', 'pillar_hy_oas_z'] %}
+
+with
+
+net_liquidity as (
+
+    select date, net_liquidity_z_1y
+    from {{ ref('fct_net_liquidity_daily') }}
+
+),
+
+funding as (
+
+    select
+        date,
+        sofr_iorb_spread_z_1y,
+        move_index_z_1y,
+        usdjpy_change_5d_z_1y,
+        us2y_jp2y_spread_z_1y,
+        hy_oas_z_1y
+    from {{ ref('fct_funding_stress_daily') }}
+
+),
+
+joined as (
+
+    select
+        coalesce(net_liquidity.date, funding.date) as date,
+        net_liquidity.net_liquidity_z_1y,
+        funding.sofr_iorb_spread_z_1y,
+        funding.move_index_z_1y,
+        funding.usdjpy_change_5d_z_1y,
+        funding.us2y_jp2y_spread_z_1y,
+        funding.hy_oas_z_1y
+    from net_liquidity
+    full outer join funding
+        on net_liquidity.date = funding.date
+
+),
+
+pillars as (
+
+    select
+        date,
+        -net_liquidity_z_1y as pillar_net_liquidity_z,
+        sofr_iorb_spread_z_1y as pillar_sofr_iorb_z,
+        move_index_z_1y as pillar_move_z,
+        case
+            when usdjpy_change_5d_z_1y is not null or us2y_jp2y_spread_z_1y is not null
+                then (coalesce(-usdjpy_change_5d_z_1y, 0) + coalesce(-us2y_jp2y_spread_z_1y, 0))
+                / ((usdjpy_change_5d_z_1y is not null)::int
+                    + (us2y_jp2y_spread_z_1y is not null)::int)
+        end as pillar_yen_carry_z,
+        hy_oas_z_1y as pillar_hy_oas_z
+    from joined
+
+),
+
+scored as (
+
+    select
+        *,
+        {%- for p in pillars %}
+        ({{ p }} is not null)::int{% if not loop.last %} +{% endif %}
+        {%- endfor %} as pillars_available,
+        (
+            {%- for p in pillars %}
+            coalesce({{ clip(p, clip_at) }}, 0){% if not loop.last %} +{% endif %}
+            {%- endfor %}
+        ) as clipped_sum
+    from pillars
+
+),
+
+score as (
+
+    select
+        *,
+        case
+            when pillars_available >= {{ var('stress_min_pillars') }}
+                then (clipped_sum / pillars_available + {{ clip_at }})
+                / (2 * {{ clip_at }}) * 100
+        end as stress_score
+    from scored
+
+),
+
+triggers as (
+
+    select
+        *,
+        -- last decisive reading of each trigger: true above its entry, false below its exit,
+        -- NULL (keep the previous state) in between
+        last_value(
+            case
+                when stress_score >= {{ var('regime_stress_enter') }} then true
+                when stress_score < {{ var('regime_stress_exit') }} then false
+            end ignore nulls
+        ) over (order by date rows between unbounded preceding and current row)
+            as is_stress_trigger_on,
+        last_value(
+            case
+                when stress_score >= {{ var('regime_tightening_enter') }} then true
+                when stress_score < {{ var('regime_tightening_exit') }} then false
+            end ignore nulls
+        ) over (order by date rows between unbounded preceding and current row)
+            as is_tightening_trigger_on
+    from score
+
+),
+
+final as (
+
+    select
+        date,
+        pillar_net_liquidity_z,
+        pillar_sofr_iorb_z,
+        pillar_move_z,
+        pillar_yen_carry_z,
+        pillar_hy_oas_z,
+        cast(pillars_available as integer) as pillars_available,
+        stress_score,
+        case
+            when stress_score is null then null
+            when coalesce(is_stress_trigger_on, false) then 'stress'
+            when coalesce(is_tightening_trigger_on, false) then 'tightening'
+            else 'calm'
+        end as regime
+    from triggers
+
+)
+
+select * from final

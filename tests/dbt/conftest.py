@@ -1,0 +1,18 @@
+"""dbt test fixtures: the manifest is prepared once per session (prepare_if_dev is a no-op here)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest_path():
+    """Parse the dbt project (`dbt parse`) so that the dagster-dbt definitions can load."""
+    from dagster_dbt import DbtProject
+
+    from orchestration.defs.transform.project import DBT_PROJECT_DIR
+
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.preparer.prepare(project)
+    assert project.manifest_path.exists(), f"dbt parse wrote no manifest at {project.manifest_path}"
+    return project.manifest_path

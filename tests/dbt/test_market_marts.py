@@ -1,0 +1,296 @@
+"""Market, correlation, margin and valuation marts on the real snapshot, end to end.
+
+Loads a fresh warehouse from ../shared/snapshot through the project's own Dagster ingestion
+(replay mode), runs `dbt build` for the market/valuation marts and everything upstream of them
+(models, data tests, unit tests), then checks the snapshot README's sanity figures and values
+recomputed by hand from the snapshot CSVs (numpy / pandas, independent of the SQL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = (REPO_ROOT / ".." / "shared" / "snapshot").resolve()
+DBT_DIR = REPO_ROOT / "dbt_project"
+MARTS = [
+    "fct_asset_returns_daily",
+    "fct_cross_asset_correlation_daily",
+    "fct_cross_asset_regime_daily",
+    "fct_margin_events",
+    "fct_margin_event_summary",
+    "fct_valuation_monthly",
+]
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _dbt_executable() -> str:
+    found = Path(sys.executable).with_name("dbt")
+    return str(found) if found.exists() else (shutil.which("dbt") or "dbt")
+
+
+@pytest.fixture(scope="module")
+def market_warehouse(tmp_path_factory) -> Path:
+    """Snapshot -> raw tables (Dagster ingestion, replay) -> dbt build of the market marts."""
+    if not (SNAPSHOT / "README.md").is_file():
+        pytest.skip(f"real snapshot not found at {SNAPSHOT} (only present on project machines)")
+    import dagster as dg
+
+    from orchestration.defs.ingestion.catalog.assets import series_catalog
+    from orchestration.defs.ingestion.cme.assets import cme_margin_changes
+    from orchestration.defs.ingestion.drops.assets import drops_observations
+    from orchestration.defs.ingestion.fred.assets import fred_observations
+    from orchestration.defs.ingestion.markets.assets import market_daily_bars
+    from orchestration.defs.ingestion.shiller.assets import shiller_monthly
+
+    work = tmp_path_factory.mktemp("market_marts")
+    env = {
+        "CROSSWIND_SOURCE": "replay",
+        "CROSSWIND_SNAPSHOT_DIR": str(SNAPSHOT),
+        "CROSSWIND_WAREHOUSE_DIR": str(work / "warehouse"),
+        "CROSSWIND_DROPS_DIR": str(work / "drops"),  # empty: the optional drops stay empty
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = dg.materialize(
+            [
+                series_catalog,
+                fred_observations,
+                market_daily_bars,
+                shiller_monthly,
+                cme_margin_changes,
+                drops_observations,
+            ],
+            raise_on_error=False,
+        )
+        assert result.success, "snapshot ingestion failed"
+        dbt_env = {
+            **os.environ,
+            "DBT_TARGET_PATH": str(work / "dbt_target"),
+            "DBT_LOG_PATH": str(work / "dbt_logs"),
+        }
+        proc = subprocess.run(
+            [
+                _dbt_executable(),
+                "build",
+                "--project-dir",
+                str(DBT_DIR),
+                "--profiles-dir",
+                str(DBT_DIR),
+                "--select",
+                *[f"+{m}" for m in MARTS],
+                "--indirect-selection",
+                "cautious",
+            ],
+            env=dbt_env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return work / "warehouse" / "crosswind.duckdb"
+
+
+@pytest.fixture(scope="module")
+def con(market_warehouse):
+    connection = duckdb.connect(str(market_warehouse), read_only=True)
+    yield connection
+    connection.close()
+
+
+def _snapshot_close(symbol: str, folder: str = "markets") -> pd.Series:
+    frame = pd.read_csv(SNAPSHOT / folder / f"{symbol}.csv", na_values=["."])
+    frame.columns = [c.lower() for c in frame.columns]
+    date_col = "date" if "date" in frame.columns else frame.columns[0]
+    value_col = "close" if "close" in frame.columns else frame.columns[1]
+    series = frame.set_index(pd.to_datetime(frame[date_col]))[value_col].astype(float).dropna()
+    return series.sort_index()
+
+
+def _on_equity_calendar(series: pd.Series, calendar: pd.DatetimeIndex) -> pd.Series:
+    """As-of sampling (latest value on or before each equity trading day)."""
+    return series.reindex(series.index.union(calendar)).ffill().reindex(calendar)
+
+
+def test_sanity_figures_2026_02_12(con):
+    rows = dict(
+        con.execute(
+            "SELECT asset, return_1d FROM marts.fct_asset_returns_daily WHERE date = '2026-02-12'"
+        ).fetchall()
+    )
+    assert round(rows["sp500"] * 100, 2) == -1.57
+    assert round(rows["nasdaq"] * 100, 2) == -2.03
+    assert round(rows["dow"] * 100, 2) == -1.33
+    assert round(rows["wti"] * 100, 2) == -2.65
+    assert round(rows["silver"] * 100, 1) == -11.5
+    # The Dow is its DIA proxy and silver is SLV after the spot file ends on 2026-01-20.
+    series = dict(
+        con.execute(
+            "SELECT asset, series_id FROM marts.fct_asset_returns_daily WHERE date = '2026-02-12'"
+        ).fetchall()
+    )
+    assert series["dow"] == "DIA" and series["silver"] == "SLV"
+    move = con.execute(
+        "SELECT observation_date, close FROM staging.stg_markets__daily_bars "
+        "WHERE series_id = 'MOVE' AND observation_date IN ('2026-02-11', '2026-02-12') ORDER BY 1"
+    ).fetchall()
+    assert [round(v, 2) for _, v in move] == [61.35, 68.57]
+
+
+def test_one_series_per_asset_and_day_and_staleness(con):
+    # Silver: spot through 2026-01-20, SLV from the next trading day; never both.
+    silver = con.execute(
+        "SELECT date, series_id, is_proxy FROM marts.fct_asset_returns_daily "
+        "WHERE asset = 'silver' AND date BETWEEN '2026-01-16' AND '2026-01-22' ORDER BY date"
+    ).fetchall()
+    assert [(str(d), s) for d, s, _ in silver] == [
+        ("2026-01-16", "XAGUSD"),
+        ("2026-01-20", "XAGUSD"),
+        ("2026-01-21", "SLV"),
+        ("2026-01-22", "SLV"),
+    ]
+    # DIA ends 2026-06-05: carried 7 days (catalog), then NULL and flagged; no row after SPX ends.
+    dia = con.execute(
+        "SELECT min(date) FILTER (WHERE is_stale), max(date) FILTER (WHERE close IS NOT NULL), "
+        "count(*) FILTER (WHERE is_stale AND close IS NOT NULL), max(date) "
+        "FROM marts.fct_asset_returns_daily WHERE asset = 'dow'"
+    ).fetchone()
+    assert str(dia[0]) == "2026-06-15" and str(dia[1]) == "2026-06-12" and dia[2] == 0
+    assert str(dia[3]) == "2026-08-20"  # SPX's last close
+    last = {
+        t: con.execute(f"SELECT max(date) FROM marts.{t}").fetchone()[0]
+        for t in (
+            "fct_asset_returns_daily",
+            "fct_cross_asset_correlation_daily",
+            "fct_cross_asset_regime_daily",
+        )
+    }
+    assert all(str(d) <= "2026-08-20" for d in last.values()), last
+
+
+@pytest.mark.parametrize("other", ["gold", "btc"])
+def test_20_day_correlation_matches_numpy(con, other):
+    spx = _snapshot_close("SPX")
+    calendar = spx.index
+    symbol = {"gold": "XAUUSD_LBMA_PM", "btc": "BTC-USD"}[other]
+    other_close = _on_equity_calendar(_snapshot_close(symbol), calendar)
+    end = pd.Timestamp("2026-02-12")
+    window = calendar[calendar <= end][-21:]  # 21 closes -> 20 returns ending on the date
+    r_spx = spx.reindex(window).pct_change().dropna().to_numpy()
+    r_other = other_close.reindex(window).pct_change().dropna().to_numpy()
+    assert len(r_spx) == len(r_other) == 20
+    expected = np.corrcoef(r_spx, r_other)[0, 1]
+    a, b = sorted([other, "sp500"])
+    got = con.execute(
+        "SELECT correlation, n_observations FROM marts.fct_cross_asset_correlation_daily "
+        "WHERE date = '2026-02-12' AND asset_a = ? AND asset_b = ? AND window_days = 20",
+        [a, b],
+    ).fetchone()
+    assert got is not None and got[1] == 20
+    assert got[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_correlations_in_range_and_regime_on_2026_02_12(con):
+    lo, hi, n = con.execute(
+        "SELECT min(correlation), max(correlation), count(*) "
+        "FROM marts.fct_cross_asset_correlation_daily"
+    ).fetchone()
+    assert -1 <= lo and hi <= 1 and n > 100_000
+    row = con.execute(
+        "SELECT share_assets_down, is_synchronized_selloff, is_hedge_failure, n_assets_tracked "
+        "FROM marts.fct_cross_asset_regime_daily WHERE date = '2026-02-12'"
+    ).fetchone()
+    # S&P, gold, silver (SLV), WTI, BTC down; ETH up -> 5 of 6.
+    assert row[3] == 6 and row[0] == pytest.approx(5 / 6)
+    assert row[1] is True
+    # Gold down and the yen weaker (USD/JPY up), Treasuries rallied: 2 of 3 havens lost.
+    assert row[2] is True
+
+
+def test_margin_event_forward_returns_match_hand_computation(con):
+    spx = _snapshot_close("SPX")
+    calendar = spx.index
+    gold = _on_equity_calendar(_snapshot_close("XAUUSD_LBMA_PM"), calendar)
+    # GC, 2026-02-02: +30.7 % (28,284 -> 36,980 USD per contract). Base = close on the date.
+    base = pd.Timestamp("2026-02-02")
+    pos = calendar.get_loc(base)
+    expected_gc = gold.iloc[pos + 5] / gold.iloc[pos] - 1
+    gc = con.execute(
+        "SELECT previous_margin, new_margin, margin_unit, pct_change, direction, base_date, "
+        "fwd_return_5d FROM marts.fct_margin_events "
+        "WHERE product = 'GC' AND effective_date = '2026-02-02'"
+    ).fetchone()
+    assert gc[:3] == (28284.0, 36980.0, "usd_per_contract")
+    assert gc[3] == pytest.approx(30.7453, abs=1e-3) and gc[4] == "increase"
+    assert str(gc[5]) == "2026-02-02"
+    assert gc[6] == pytest.approx(expected_gc, rel=1e-9)
+
+    # SI, 2026-01-16: the 5-day window crosses the spot -> SLV switch (after 2026-01-20), so the
+    # return chains XAGUSD to 2026-01-20 and SLV from there (never a ratio of the two).
+    spot = _on_equity_calendar(_snapshot_close("XAGUSD"), calendar)
+    slv = _on_equity_calendar(_snapshot_close("SLV"), calendar)
+    base = calendar.get_loc(pd.Timestamp("2026-01-16"))
+    switch = calendar.get_loc(pd.Timestamp("2026-01-20"))
+    spot_leg = spot.iloc[switch] / spot.iloc[base]
+    slv_leg = slv.iloc[base + 5] / slv.iloc[switch]
+    expected_si = spot_leg * slv_leg - 1
+    si = con.execute(
+        "SELECT fwd_return_5d FROM marts.fct_margin_events "
+        "WHERE product = 'SI' AND effective_date = '2026-01-16'"
+    ).fetchone()
+    assert si[0] == pytest.approx(expected_si, rel=1e-9)
+
+    summary = {
+        (p, g): n
+        for p, g, n in con.execute(
+            "SELECT product, event_group, n_events FROM marts.fct_margin_event_summary"
+        ).fetchall()
+    }
+    assert {g for _, g in summary} == {"all_days", "hike", "large_hike", "cut"}
+    assert summary[("GC", "all_days")] > summary[("GC", "hike")] > 0
+
+
+def test_valuation_monthly(con):
+    rows = {
+        str(m): r
+        for m, *r in con.execute(
+            "SELECT month, cape, cape_z_30y, cape_pctile_30y, trailing_pe, buffett_indicator, "
+            "buffett_numerator_series_id, buffett_denominator_series_id, buffett_null_reason "
+            "FROM marts.fct_valuation_monthly "
+            "WHERE month IN ('2000-01-01', '2023-06-01', '2026-01-01', '1850-01-01')"
+        ).fetchall()
+    }
+    # Dot-com peak: CAPE far above its 30-year mean, at the top of its range.
+    cape, z, pctile, pe, buffett, num, den, reason = rows["2000-01-01"]
+    assert cape > 40 and z > 2.5 and pctile > 99 and pe > 25
+    # No NCBEILQ027S in the snapshot: the Wilshire 5000 (points ~ USD bn) over GDP.
+    assert (num, den, reason) == ("WILL5000PR", "GDP", None) and 1.0 < buffett < 2.0
+    assert rows["2023-06-01"][4] == pytest.approx(
+        con.execute(
+            "SELECT buffett_numerator_usd_bn / buffett_denominator_usd_bn "
+            "FROM marts.fct_valuation_monthly WHERE month = '2023-06-01'"
+        ).fetchone()[0]
+    )
+    # Wilshire ends 2023-11 on FRED: NULL with a reason, never carried on.
+    assert rows["2026-01-01"][4] is None and rows["2026-01-01"][7] == "numerator_stale"
+    assert rows["2026-01-01"][1] > 1  # CAPE ~39.6 vs a 30-year mean ~28.6
+    assert "1850-01-01" not in rows  # nothing before the workbook starts
+    last = con.execute("SELECT max(month) FROM marts.fct_valuation_monthly").fetchone()[0]
+    assert str(last) == "2026-05-01"

@@ -1,0 +1,109 @@
+"""The dbt <-> Dagster seam: raw source keys equal the Python asset keys, groups and owners."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from orchestration.lib.dbt_translator import (
+    CrosswindDbtTranslator,
+    build_dbt_args,
+    layer_of,
+    make_translator,
+    owners_of,
+)
+from orchestration.lib.raw_tables import ALL_TABLES
+
+RAW_KEYS = {dg.AssetKey([t.schema, t.table]) for t in ALL_TABLES}
+
+
+def _specs(manifest_path) -> dict[str, dg.AssetSpec]:
+    from orchestration.defs.transform.project import dbt_project
+
+    manifest = json.loads(manifest_path.read_text())
+    translator = make_translator()
+    ids = [*manifest["sources"], *manifest["nodes"]]
+    return {
+        uid: translator.get_asset_spec(manifest, uid, dbt_project())
+        for uid in ids
+        if uid.startswith(("source.", "model."))
+    }
+
+
+def test_build_args_always_build():
+    assert build_dbt_args() == ["build"]
+    assert build_dbt_args(select=["fct_a"], exclude=["b"]) == [
+        "build",
+        "--select",
+        "fct_a",
+        "--exclude",
+        "b",
+    ]
+
+
+def test_layer_and_owners_from_props():
+    model = {
+        "resource_type": "model",
+        "fqn": ["crosswind", "marts", "liquidity", "fct_net_liquidity_daily"],
+        "config": {"meta": {"dagster": {"owners": ["team:x"]}}},
+    }
+    assert layer_of(model) == "marts"
+    assert owners_of(model) == ["team:x"]
+    assert layer_of({"resource_type": "source", "fqn": ["crosswind", "raw_fred", "obs"]}) is None
+    assert owners_of({"config": {}}) == ["team:analytics"]
+
+
+def test_source_keys_equal_python_raw_asset_keys(dbt_manifest_path):
+    specs = _specs(dbt_manifest_path)
+    source_keys = {spec.key for uid, spec in specs.items() if uid.startswith("source.")}
+    # Regression cases named explicitly: these are the joins the lineage graph depends on.
+    assert dg.AssetKey(["raw_fred", "observations"]) in source_keys
+    assert dg.AssetKey(["raw_treasury", "operating_cash_balance"]) in source_keys
+    assert dg.AssetKey(["raw_meta", "series_catalog"]) in source_keys
+    assert source_keys == RAW_KEYS, (
+        f"dbt sources not written by ingestion: {sorted(map(str, source_keys - RAW_KEYS))}; "
+        f"raw tables without a dbt source: {sorted(map(str, RAW_KEYS - source_keys))}"
+    )
+
+
+def test_model_keys_groups_and_owners(dbt_manifest_path):
+    specs = _specs(dbt_manifest_path)
+    by_key = {spec.key: spec for uid, spec in specs.items() if uid.startswith("model.")}
+    for key in (
+        ["marts", "fct_net_liquidity_daily"],
+        ["marts", "fct_net_liquidity_weekly"],
+        ["marts", "fct_funding_stress_daily"],
+        ["marts", "fct_liquidity_pillars_daily"],
+        ["marts", "fct_labor_monthly"],
+        ["marts", "mart_market_dashboard_daily"],
+        ["intermediate", "int_series_asof_daily"],
+        ["staging", "stg_fred__observations"],
+    ):
+        spec = by_key[dg.AssetKey(key)]
+        assert spec.group_name == key[0]
+        assert spec.owners
+    stg = by_key[dg.AssetKey(["staging", "stg_fred__observations"])]
+    assert dg.AssetKey(["raw_fred", "observations"]) in {dep.asset_key for dep in stg.deps}
+
+
+def test_translator_is_the_project_subclass():
+    assert isinstance(make_translator(), CrosswindDbtTranslator)
+    assert make_translator().settings.enable_source_tests_as_checks
+
+
+@pytest.mark.slow
+def test_definitions_join_raw_and_dbt_assets(dbt_manifest_path):
+    """Every dbt source is produced by a Python ingestion asset in the loaded code location."""
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    materializable = {key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    assert RAW_KEYS <= materializable
+    net = graph.get(dg.AssetKey(["marts", "fct_net_liquidity_daily"]))
+    assert net.group_name == "marts"
+    checks = {
+        c.name for c in graph.asset_check_keys if c.asset_key.path == ["raw_fred", "observations"]
+    }
+    assert any(name.startswith("source_unique_combination") for name in checks), checks
