@@ -29,8 +29,12 @@ def _frame(values: dict[str, float], series: str = "WALCL") -> pd.DataFrame:
 def test_upsert_is_idempotent_and_counts_revisions(tmp_path):
     path = tmp_path / "w.duckdb"
     with warehouse.writer(path) as con:
-        first = warehouse.upsert(con, FRED, _frame({"2026-01-07": 1.0, "2026-01-14": 2.0}), "replay")
-        again = warehouse.upsert(con, FRED, _frame({"2026-01-07": 1.0, "2026-01-14": 2.0}), "replay")
+        first = warehouse.upsert(
+            con, FRED, _frame({"2026-01-07": 1.0, "2026-01-14": 2.0}), "replay"
+        )
+        again = warehouse.upsert(
+            con, FRED, _frame({"2026-01-07": 1.0, "2026-01-14": 2.0}), "replay"
+        )
         revised = warehouse.upsert(
             con, FRED, _frame({"2026-01-14": 2.5, "2026-01-21": 3.0}), "replay"
         )

@@ -27,7 +27,7 @@ class SourceUnreachable(SourceError):
 
 
 class SourceFormatError(SourceError):
-    """The payload arrived but is not what the parser expects (HTML page, unknown header, bad date)."""
+    """The payload is not what the parser expects (HTML page, unknown header, bad date)."""
 
 
 class ValidationFailed(CrosswindError):

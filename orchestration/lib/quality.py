@@ -138,10 +138,16 @@ def validate_batch(
         exp.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)),
         exp.ExpectColumnValuesToBeBetween(column="_date", max_value=horizon),
         exp.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="_stored", column_B="_min", or_equal=True, ignore_row_if="either_value_is_missing"
+            column_A="_stored",
+            column_B="_min",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
         ),
         exp.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="_max", column_B="_stored", or_equal=True, ignore_row_if="either_value_is_missing"
+            column_A="_max",
+            column_B="_stored",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
         ),
     ]
     share_limits = _missing_share_limits(work, table, catalog)
@@ -170,7 +176,9 @@ def validate_batch(
 
     unparsed = work.index[work["_date"].isna()].tolist()
     outcomes.append(
-        _outcome("dates_parseable", unparsed, work, table, source, "unparseable or missing dates", [dcol])
+        _outcome(
+            "dates_parseable", unparsed, work, table, source, "unparseable or missing dates", [dcol]
+        )
     )
     outcomes.append(
         _outcome(
@@ -185,7 +193,9 @@ def validate_batch(
     )
     future = work.index[work["_date"] > horizon].tolist()
     outcomes.append(
-        _outcome("no_future_dates", future, work, table, source, f"dates after {horizon.date()}", [dcol])
+        _outcome(
+            "no_future_dates", future, work, table, source, f"dates after {horizon.date()}", [dcol]
+        )
     )
     out_of_range = failed_rows("expect_column_pair_values_a_to_be_greater_than_b")
     if vcol:

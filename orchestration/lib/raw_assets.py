@@ -7,7 +7,7 @@ warehouse exactly as it was and stops everything downstream in the run.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -105,7 +105,8 @@ def run_raw_ingestion(
     except SourceError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(
-        f"{source}: fetched {len(batch.frame)} rows for {batch.frame[table.series_column].nunique()} "
+        f"{source}: fetched {len(batch.frame)} rows for "
+        f"{batch.frame[table.series_column].nunique()} "
         f"series ({settings.source_mode}); absent: {batch.absent or 'none'}"
     )
     today = datetime.now(UTC).date()

@@ -27,7 +27,7 @@ class Settings:
 
     @property
     def replay_dir(self) -> Path:
-        """The folder replay readers read: the snapshot in replay mode, the bundled sample in sample mode."""
+        """Where replay readers read: the snapshot (replay mode) or the bundled sample (sample)."""
         if self.source_mode == "sample":
             return SAMPLE_DIR
         if self.snapshot_dir is None:
@@ -41,9 +41,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     mode = env.get("CROSSWIND_SOURCE", "live").strip().lower() or "live"
     if mode not in SOURCE_MODES:
-        raise CrosswindError(
-            f"CROSSWIND_SOURCE={mode!r} is not one of {', '.join(SOURCE_MODES)}"
-        )
+        raise CrosswindError(f"CROSSWIND_SOURCE={mode!r} is not one of {', '.join(SOURCE_MODES)}")
     snapshot = env.get("CROSSWIND_SNAPSHOT_DIR")
     snapshot_dir = Path(snapshot).expanduser().resolve() if snapshot else None
     if mode == "replay" and snapshot_dir is not None and not snapshot_dir.is_dir():

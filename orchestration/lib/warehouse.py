@@ -47,7 +47,8 @@ def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
                     announced = True
                 if time.monotonic() >= deadline:
                     raise WarehouseBusy(
-                        f"another crosswind process has held {lock_path} for over {timeout_s:.0f}s; "
+                        f"another crosswind process has held {lock_path} "
+                        f"for over {timeout_s:.0f}s; "
                         "wait for it to finish or stop it (no data was changed)"
                     ) from None
                 time.sleep(0.2)
@@ -211,9 +212,12 @@ def replace_all(
 def guard_source_mode(con: duckdb.DuckDBPyConnection, source_mode: str) -> None:
     """Refuse to mix synthetic sample rows with real data in one warehouse."""
     con.execute(
-        "CREATE TABLE IF NOT EXISTS raw_meta.warehouse_info (key VARCHAR PRIMARY KEY, value VARCHAR)"
+        "CREATE TABLE IF NOT EXISTS raw_meta.warehouse_info "
+        "(key VARCHAR PRIMARY KEY, value VARCHAR)"
     )
-    row = con.execute("SELECT value FROM raw_meta.warehouse_info WHERE key = 'data_kind'").fetchone()
+    row = con.execute(
+        "SELECT value FROM raw_meta.warehouse_info WHERE key = 'data_kind'"
+    ).fetchone()
     kind = "synthetic" if source_mode == "sample" else "real"
     if row is None:
         con.execute("INSERT INTO raw_meta.warehouse_info VALUES ('data_kind', ?)", [kind])

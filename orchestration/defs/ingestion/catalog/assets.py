@@ -7,7 +7,9 @@ from orchestration.lib.raw_assets import OWNERS
 from orchestration.lib.raw_tables import MARGIN_PRODUCTS, SERIES_CATALOG, UNIT_LABELS
 from orchestration.lib.settings import load_settings
 
-_KEYS = {t: dg.AssetKey([t.schema, t.table]) for t in (SERIES_CATALOG, UNIT_LABELS, MARGIN_PRODUCTS)}
+_KEYS = {
+    t: dg.AssetKey([t.schema, t.table]) for t in (SERIES_CATALOG, UNIT_LABELS, MARGIN_PRODUCTS)
+}
 
 
 @dg.multi_asset(
@@ -66,13 +68,20 @@ def series_catalog(context: dg.AssetExecutionContext):
     )
     products = pd.DataFrame(
         [
-            {"product": p, "description": m.description, "underlying": m.underlying, "proxy": m.proxy}
+            {
+                "product": p,
+                "description": m.description,
+                "underlying": m.underlying,
+                "proxy": m.proxy,
+            }
             for p, m in catalog.margins.products.items()
         ]
     )
     frames = {SERIES_CATALOG: series, UNIT_LABELS: units, MARGIN_PRODUCTS: products}
     with warehouse.writer(settings.warehouse_path) as con:
-        counts = {t: warehouse.replace_all(con, t, f, settings.source_mode) for t, f in frames.items()}
+        counts = {
+            t: warehouse.replace_all(con, t, f, settings.source_mode) for t, f in frames.items()
+        }
     for table, key in _KEYS.items():
         yield dg.MaterializeResult(
             asset_key=key, metadata={"rows": counts[table], "catalog": str(CATALOG_PATH)}
