@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(WAREHOUSE_DIR)/dagster_home
 DG := $(UV) run --frozen dg
 DBT := $(UV) run --frozen dbt
 
-.PHONY: install run demo dev test test-all lint manifest sample clean-demo
+.PHONY: install run demo dev test lint manifest sample docs
 
 $(UV):
 	python3 -m pip install --quiet --user uv==0.13.8
@@ -48,3 +48,10 @@ lint: install
 ## Regenerate the synthetic sample (deterministic).
 sample: install
 	$(UV) run --frozen python -m orchestration.sample.generate
+
+## dbt docs as one offline HTML file: docs/dbt/index.html (reads the build warehouse).
+docs: install
+	@mkdir -p docs/dbt
+	cd dbt_project && CROSSWIND_WAREHOUSE_DIR=$(WAREHOUSE_DIR) $(DBT) docs generate --static \
+	  --project-dir . --profiles-dir . --target-path $(CURDIR)/dbt_project/target/docs
+	cp dbt_project/target/docs/static_index.html docs/dbt/index.html

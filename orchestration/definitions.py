@@ -1,8 +1,11 @@
 """The Dagster code location: autoloads orchestration/defs and applies project-wide settings."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
+
+from orchestration.defs.automation.schedules import with_freshness
 
 
 @dg.definitions
@@ -10,4 +13,8 @@ def defs() -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     # Steps share one DuckDB file; running them in one process, in order, avoids writer
     # contention and the seconds of start-up a process per step would cost.
-    return dg.Definitions.merge(loaded, dg.Definitions(executor=dg.in_process_executor))
+    merged = dg.Definitions.merge(loaded, dg.Definitions(executor=dg.in_process_executor))
+    # One daily freshness policy on every asset (raw, dbt, serving), so stale ones show in the UI.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # map_asset_specs is "preview" in 1.13
+        return merged.map_asset_specs(func=with_freshness)
