@@ -24,6 +24,13 @@ Frequency = Literal["daily", "weekly", "monthly", "quarterly"]
 PERIOD_DAYS = {"daily": 4, "weekly": 7, "monthly": 31, "quarterly": 92}
 
 
+def series_file(folder: Path, series_id: str, suffix: str = ".csv") -> Path:
+    """`folder/<id><suffix>`, refusing an id that could leave the folder (defence in depth)."""
+    if not SERIES_ID_RE.fullmatch(series_id):
+        raise CatalogError(f"series id {series_id!r} is not a safe file name")
+    return folder / f"{series_id}{suffix}"
+
+
 class UnitLabel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     stored: str
@@ -48,7 +55,7 @@ class Series(BaseModel):
     @field_validator("id")
     @classmethod
     def _safe_id(cls, v: str) -> str:
-        if not SERIES_ID_RE.match(v):
+        if not SERIES_ID_RE.fullmatch(v):
             raise ValueError(f"series id {v!r} must match {SERIES_ID_RE.pattern}")
         return v
 
@@ -107,7 +114,7 @@ class Catalog(BaseModel):
             if s.units not in self.unit_labels:
                 raise ValueError(f"series {s.id}: units {s.units!r} not listed in unit_labels")
         for product, spec in self.margins.products.items():
-            if not SERIES_ID_RE.match(product):
+            if not SERIES_ID_RE.fullmatch(product):
                 raise ValueError(f"margin product {product!r} must match {SERIES_ID_RE.pattern}")
             for ref in (spec.underlying, spec.proxy):
                 if ref is not None and ref not in self.series:

@@ -245,6 +245,11 @@ class HttpClient:
             if reason is not None:
                 return _Failure(reason, retry_limit=CONNECT_FAILURE_RETRIES)
             return _Failure("connection dropped before a complete response")
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ):
+            return _Failure("response cut short before its announced length")
         except requests.exceptions.RequestException as exc:
             # Invalid URL, redirect loop, ...: configuration, not weather; retrying won't help.
             return _Failure(f"request failed ({type(exc).__name__})", retry=False)

@@ -268,7 +268,12 @@ def _ranges(work: pd.DataFrame, table: RawTable, catalog: Catalog) -> pd.DataFra
     series = work[table.series_column].map(catalog.series.get)
     out["min"] = [s.range[0] if s else float("nan") for s in series]
     out["max"] = [s.range[1] if s else float("nan") for s in series]
-    factors = work["units"].map(lambda u: (catalog.unit(u).factor if catalog.unit(u) else None))
+
+    def factor(label: object) -> float | None:
+        unit = catalog.unit(label) if isinstance(label, str) else None
+        return unit.factor if unit else None
+
+    factors = work["units"].map(factor)
     out["stored"] = value * pd.to_numeric(factors, errors="coerce")
     # Unknown series: no range to judge; mark like an unknown unit so it is reported.
     unknown = series.isna()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from fredapi import Fred
 
-from orchestration.lib.catalog import Series
+from orchestration.lib.catalog import Series, series_file
 from orchestration.lib.errors import (
     CrosswindError,
     SourceError,
@@ -74,7 +74,11 @@ def parse_fred_csv(payload: str | bytes, series_id: str, origin: str = "CSV") ->
     text = payload.lstrip("\ufeff")
     if looks_like_html(text.encode("utf-8", "replace")[:2048]):
         raise fail("got an HTML page instead of CSV")
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    rows = [
+        row
+        for row in csv.reader(io.StringIO(text, newline=""))
+        if any(cell.strip() for cell in row)
+    ]
     if not rows:
         raise fail("empty file, expected a header `observation_date,<ID>` or `DATE,<ID>`")
     header = [cell.strip() for cell in rows[0]]
@@ -270,7 +274,7 @@ class FredReplaySource(_FredSource):
         self.mode = mode
 
     def _values(self, s: Series, start: date | None):
-        path = self.folder / f"{s.id}.csv"
+        path = series_file(self.folder, s.id)
         if not path.is_file():
             return None
         return parse_fred_csv(path.read_bytes(), s.id, origin=str(path)), s.units, {}
@@ -334,7 +338,8 @@ class _FredapiOverHttp(Fred):
                 self.series_id,
             )
         if root.tag == "error":
-            raise SourceError(SOURCE, f"API error: {root.get('message')}", self.series_id)
+            message = self.client.redact(str(root.get("message")))
+            raise SourceError(SOURCE, f"API error: {message}", self.series_id)
         if root.tag == "observations":
             _check_complete(root, self.series_id)
         return root

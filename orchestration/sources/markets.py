@@ -22,7 +22,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from orchestration.lib.catalog import Series
+from orchestration.lib.catalog import Series, series_file
 from orchestration.lib.errors import SourceError, SourceFormatError, SourceUnreachable
 from orchestration.lib.settings import Settings
 from orchestration.sources.base import BAR_COLUMNS, Batch
@@ -125,7 +125,7 @@ class CsvFolderProvider:
         self.folder = Path(folder)
 
     def path(self, series: Series) -> Path:
-        return self.folder / f"{series.id}.csv"
+        return series_file(self.folder, series.id)
 
     def bars(self, series: Series, start: date | None = None) -> pd.DataFrame | None:
         path = self.path(series)

@@ -93,6 +93,8 @@ def decode(payload: bytes, file_name: str) -> str:
 def parse_jgbcm(payload: bytes, file_name: str = HISTORY_FILE) -> pd.DataFrame:
     """One MOF file -> wide frame: `date` (datetime.date) plus a float column per tenor (years)."""
     lines = decode(payload, file_name).splitlines()
+    if not any(line.strip() for line in lines):
+        raise SourceFormatError(SOURCE, f"{file_name}: empty file")
     header_at = next(
         (
             i

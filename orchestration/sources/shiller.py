@@ -45,6 +45,8 @@ HEADER_SEARCH_ROWS = 30
 
 def month_from_decimal(value: float) -> date:
     """1871.01 -> 1871-01-01. October is stored as 1871.1, so the fraction is rounded x100."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a date")
     year = math.floor(value)
     month = round((value - year) * 100)
     if not 1 <= month <= 12:

@@ -164,8 +164,10 @@ def parse_tga_csv(payload: bytes | str, origin: str = REPLAY_FILE) -> pd.DataFra
             payload = payload.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _fail(f"{origin}: not UTF-8 text") from None
-    rows = [r for r in csv.reader(io.StringIO(payload)) if any(c.strip() for c in r)]
-    if not rows or tuple(c.strip() for c in rows[0]) != REPLAY_HEADER:
+    rows = [r for r in csv.reader(io.StringIO(payload, newline="")) if any(c.strip() for c in r)]
+    if not rows:
+        raise _fail(f"{origin}: empty file")
+    if tuple(c.strip() for c in rows[0]) != REPLAY_HEADER:
         header = ",".join(rows[0])[:80] if rows else ""
         raise _fail(f"{origin}: header {header!r}, expected {','.join(REPLAY_HEADER)!r}")
     days, values, bad_dates, bad_values = [], [], [], []
