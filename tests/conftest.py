@@ -16,10 +16,14 @@ def http_server():
 
 # --- warehouse and snapshot fixtures ------------------------------------------------------------
 
-from pathlib import Path  # noqa: E402
+import shutil  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOT_DIR = (REPO_ROOT / ".." / "shared" / "snapshot").resolve()
+from tests.support.snapshot import (  # noqa: E402
+    SNAPSHOT_DIR,
+    dbt_build,
+    ingest_snapshot,
+    snapshot_present,
+)
 
 
 @pytest.fixture
@@ -33,6 +37,35 @@ def warehouse_env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def snapshot_dir():
-    if not (SNAPSHOT_DIR / "README.md").is_file():
+    if not snapshot_present():
         pytest.skip(f"real snapshot not found at {SNAPSHOT_DIR} (only present on project machines)")
     return SNAPSHOT_DIR
+
+
+@pytest.fixture(scope="session")
+def snapshot_ingestion(tmp_path_factory):
+    """(warehouse dir, materialize result): every raw asset loaded from the real snapshot once.
+
+    Read-only for tests: copy the folder before changing anything in it.
+    """
+    if not snapshot_present():
+        pytest.skip(f"real snapshot not found at {SNAPSHOT_DIR} (only present on project machines)")
+    return ingest_snapshot(tmp_path_factory.mktemp("snapshot_raw"))
+
+
+@pytest.fixture(scope="session")
+def snapshot_raw_warehouse(snapshot_ingestion):
+    warehouse, result = snapshot_ingestion
+    assert result.success, "snapshot ingestion failed"
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def snapshot_build(snapshot_raw_warehouse, tmp_path_factory):
+    """(warehouse dir, seconds): a copy of the raw snapshot warehouse with the whole dbt build."""
+    work = tmp_path_factory.mktemp("snapshot_build")
+    warehouse = work / "warehouse"
+    shutil.copytree(snapshot_raw_warehouse, warehouse)
+    proc, seconds = dbt_build(warehouse, work)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    return warehouse, seconds

@@ -8,44 +8,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.ingestion.catalog.assets import series_catalog
-from orchestration.defs.ingestion.cme.assets import cme_margin_changes
-from orchestration.defs.ingestion.drops.assets import drops_observations
-from orchestration.defs.ingestion.fred.assets import fred_observations
-from orchestration.defs.ingestion.markets.assets import market_daily_bars
-from orchestration.defs.ingestion.mof.assets import mof_jgb_yields
-from orchestration.defs.ingestion.shiller.assets import shiller_monthly
-from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
 from orchestration.lib.catalog import load_catalog
-
-RAW_ASSETS = [
-    series_catalog,
-    fred_observations,
-    treasury_operating_cash_balance,
-    mof_jgb_yields,
-    market_daily_bars,
-    shiller_monthly,
-    cme_margin_changes,
-    drops_observations,
-]
+from tests.support.snapshot import SNAPSHOT_DIR
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory, request):
-    from tests.conftest import SNAPSHOT_DIR
-
-    if not (SNAPSHOT_DIR / "README.md").is_file():
-        pytest.skip(f"real snapshot not found at {SNAPSHOT_DIR}")
-    folder = tmp_path_factory.mktemp("replay_wh")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CROSSWIND_SOURCE", "replay")
-    mp.setenv("CROSSWIND_SNAPSHOT_DIR", str(SNAPSHOT_DIR))
-    mp.setenv("CROSSWIND_WAREHOUSE_DIR", str(folder))
-    mp.delenv("FRED_API_KEY", raising=False)
-    result = dg.materialize(RAW_ASSETS, raise_on_error=False)
-    mp.undo()
+def loaded(snapshot_ingestion):
+    folder, result = snapshot_ingestion
     con = duckdb.connect(str(folder / "crosswind.duckdb"), read_only=True)
     yield SNAPSHOT_DIR, result, con
     con.close()

@@ -12,19 +12,14 @@ Units: WALCL and the DTS file are USD millions (/ 1000 -> USD bn); RRPONTSYD is 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOT = (REPO_ROOT / ".." / "shared" / "snapshot").resolve()
-DBT_DIR = REPO_ROOT / "dbt_project"
+from tests.support.snapshot import dbt_build
+
 MY_MARTS = [
     "fct_net_liquidity_daily",
     "fct_net_liquidity_weekly",
@@ -39,88 +34,9 @@ OPTIONAL_SERIES = ["WILL5000PR", "XAGUSD", "WTREGEN", "WDTGAL", "RESPPLLOPNWW", 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _dbt_executable() -> str:
-    found = Path(sys.executable).with_name("dbt")
-    return str(found) if found.exists() else (shutil.which("dbt") or "dbt")
-
-
-def _dbt_build(warehouse_dir: Path, work: Path) -> tuple[subprocess.CompletedProcess, float]:
-    env = {
-        **os.environ,
-        "CROSSWIND_WAREHOUSE_DIR": str(warehouse_dir),
-        "DBT_TARGET_PATH": str(work / "dbt_target"),
-        "DBT_LOG_PATH": str(work / "dbt_logs"),
-    }
-    started = time.monotonic()
-    proc = subprocess.run(
-        [_dbt_executable(), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return proc, time.monotonic() - started
-
-
-def _ingest_snapshot(work: Path) -> Path:
-    """Snapshot -> raw_* tables through the Dagster ingestion assets in replay mode."""
-    import dagster as dg
-
-    from orchestration.defs.ingestion.catalog.assets import series_catalog
-    from orchestration.defs.ingestion.cme.assets import cme_margin_changes
-    from orchestration.defs.ingestion.drops.assets import drops_observations
-    from orchestration.defs.ingestion.fred.assets import fred_observations
-    from orchestration.defs.ingestion.markets.assets import market_daily_bars
-    from orchestration.defs.ingestion.mof.assets import mof_jgb_yields
-    from orchestration.defs.ingestion.shiller.assets import shiller_monthly
-    from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
-
-    env = {
-        "CROSSWIND_SOURCE": "replay",
-        "CROSSWIND_SNAPSHOT_DIR": str(SNAPSHOT),
-        "CROSSWIND_WAREHOUSE_DIR": str(work / "warehouse"),
-        "CROSSWIND_DROPS_DIR": str(work / "drops"),  # empty: the optional drops stay empty
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        result = dg.materialize(
-            [
-                series_catalog,
-                fred_observations,
-                treasury_operating_cash_balance,
-                mof_jgb_yields,
-                market_daily_bars,
-                shiller_monthly,
-                cme_margin_changes,
-                drops_observations,
-            ],
-            raise_on_error=False,
-        )
-        assert result.success, "snapshot ingestion failed"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return work / "warehouse"
-
-
 @pytest.fixture(scope="module")
-def raw_warehouse(tmp_path_factory) -> Path:
-    if not (SNAPSHOT / "README.md").is_file():
-        pytest.skip(f"real snapshot not found at {SNAPSHOT} (only present on project machines)")
-    return _ingest_snapshot(tmp_path_factory.mktemp("liquidity_raw"))
-
-
-@pytest.fixture(scope="module")
-def built_warehouse(raw_warehouse, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("liquidity_build")
-    warehouse = work / "warehouse"
-    shutil.copytree(raw_warehouse, warehouse)
-    proc, seconds = _dbt_build(warehouse, work)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+def built_warehouse(snapshot_build) -> Path:
+    warehouse, seconds = snapshot_build
     # Keep the full build fast (2 cores): the whole project, tests included.
     assert seconds < 120, f"dbt build took {seconds:.0f}s"
     return warehouse / "crosswind.duckdb"
@@ -271,16 +187,16 @@ def test_labor_monthly(con):
     assert diff == pytest.approx(0, abs=1e-9)
 
 
-def test_build_without_optional_series(raw_warehouse, tmp_path):
+def test_build_without_optional_series(snapshot_raw_warehouse, tmp_path):
     """Optional inputs absent: every model still builds and every test passes."""
     warehouse = tmp_path / "warehouse"
-    shutil.copytree(raw_warehouse, warehouse)
+    shutil.copytree(snapshot_raw_warehouse, warehouse)
     with duckdb.connect(str(warehouse / "crosswind.duckdb")) as connection:
         ids = ", ".join(f"'{s}'" for s in OPTIONAL_SERIES)
         connection.execute(f"delete from raw_fred.observations where series_id in ({ids})")
         connection.execute(f"delete from raw_market.daily_bars where series_id in ({ids})")
         connection.execute("delete from raw_drops.observations")
-    proc, _ = _dbt_build(warehouse, tmp_path)
+    proc, _ = dbt_build(warehouse, tmp_path)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     with duckdb.connect(str(warehouse / "crosswind.duckdb"), read_only=True) as connection:
         row = connection.execute(

@@ -8,10 +8,6 @@ recomputed by hand from the snapshot CSVs (numpy / pandas, independent of the SQ
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -19,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOT = (REPO_ROOT / ".." / "shared" / "snapshot").resolve()
-DBT_DIR = REPO_ROOT / "dbt_project"
+from tests.support.snapshot import SNAPSHOT_DIR
+
 MARTS = [
     "fct_asset_returns_daily",
     "fct_cross_asset_correlation_daily",
@@ -34,78 +29,11 @@ MARTS = [
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _dbt_executable() -> str:
-    found = Path(sys.executable).with_name("dbt")
-    return str(found) if found.exists() else (shutil.which("dbt") or "dbt")
-
-
 @pytest.fixture(scope="module")
-def market_warehouse(tmp_path_factory) -> Path:
-    """Snapshot -> raw tables (Dagster ingestion, replay) -> dbt build of the market marts."""
-    if not (SNAPSHOT / "README.md").is_file():
-        pytest.skip(f"real snapshot not found at {SNAPSHOT} (only present on project machines)")
-    import dagster as dg
-
-    from orchestration.defs.ingestion.catalog.assets import series_catalog
-    from orchestration.defs.ingestion.cme.assets import cme_margin_changes
-    from orchestration.defs.ingestion.drops.assets import drops_observations
-    from orchestration.defs.ingestion.fred.assets import fred_observations
-    from orchestration.defs.ingestion.markets.assets import market_daily_bars
-    from orchestration.defs.ingestion.shiller.assets import shiller_monthly
-
-    work = tmp_path_factory.mktemp("market_marts")
-    env = {
-        "CROSSWIND_SOURCE": "replay",
-        "CROSSWIND_SNAPSHOT_DIR": str(SNAPSHOT),
-        "CROSSWIND_WAREHOUSE_DIR": str(work / "warehouse"),
-        "CROSSWIND_DROPS_DIR": str(work / "drops"),  # empty: the optional drops stay empty
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        result = dg.materialize(
-            [
-                series_catalog,
-                fred_observations,
-                market_daily_bars,
-                shiller_monthly,
-                cme_margin_changes,
-                drops_observations,
-            ],
-            raise_on_error=False,
-        )
-        assert result.success, "snapshot ingestion failed"
-        dbt_env = {
-            **os.environ,
-            "DBT_TARGET_PATH": str(work / "dbt_target"),
-            "DBT_LOG_PATH": str(work / "dbt_logs"),
-        }
-        proc = subprocess.run(
-            [
-                _dbt_executable(),
-                "build",
-                "--project-dir",
-                str(DBT_DIR),
-                "--profiles-dir",
-                str(DBT_DIR),
-                "--select",
-                *[f"+{m}" for m in MARTS],
-                "--indirect-selection",
-                "cautious",
-            ],
-            env=dbt_env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return work / "warehouse" / "crosswind.duckdb"
+def market_warehouse(snapshot_build) -> Path:
+    """The session's snapshot warehouse after the full `dbt build` (these marts included)."""
+    warehouse, _ = snapshot_build
+    return warehouse / "crosswind.duckdb"
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +44,7 @@ def con(market_warehouse):
 
 
 def _snapshot_close(symbol: str, folder: str = "markets") -> pd.Series:
-    frame = pd.read_csv(SNAPSHOT / folder / f"{symbol}.csv", na_values=["."])
+    frame = pd.read_csv(SNAPSHOT_DIR / folder / f"{symbol}.csv", na_values=["."])
     frame.columns = [c.lower() for c in frame.columns]
     date_col = "date" if "date" in frame.columns else frame.columns[0]
     value_col = "close" if "close" in frame.columns else frame.columns[1]

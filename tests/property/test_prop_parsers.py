@@ -95,8 +95,6 @@ def test_tga_csv_junk_is_a_format_error_or_a_frame(payload):
         assert frame["date"].is_monotonic_increasing and frame["date"].is_unique
 
 
-
-
 def test_fred_csv_with_cr_only_line_endings():
     lf = "observation_date,DGS10\n2024-01-02,1.5\n2024-01-03,\n"
     try:

@@ -5,15 +5,13 @@ command is `dbt build`, a failing test skips every model downstream of it and fa
 """
 
 import os
-import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.transform.project import dbt_project
+from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
 from orchestration.lib.dbt_translator import build_dbt_args, make_translator
 from orchestration.lib.settings import load_settings
@@ -60,12 +58,6 @@ def crosswind_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource)
         yield from dbt.cli(build_dbt_args(), context=context).stream()
 
 
-def _dbt_executable() -> str:
-    """dbt from this interpreter's virtualenv, so a venv that is not activated still finds it."""
-    beside_python = os.path.join(sys.prefix, "bin", "dbt")
-    return beside_python if os.path.exists(beside_python) else (shutil.which("dbt") or "dbt")
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
@@ -74,7 +66,7 @@ def defs() -> dg.Definitions:
             "dbt": DbtCliResource(
                 project_dir=_project,
                 profiles_dir=_project.profiles_dir,
-                dbt_executable=_dbt_executable(),
+                dbt_executable=dbt_executable(),
             )
         },
     )

@@ -8,6 +8,9 @@ pytest, `dg check defs`) the manifest must exist first:
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -21,3 +24,9 @@ def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
     project.prepare_if_dev()
     return project
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's virtualenv, so a venv that is not activated still finds it."""
+    beside_python = os.path.join(sys.prefix, "bin", "dbt")
+    return beside_python if os.path.exists(beside_python) else (shutil.which("dbt") or "dbt")
