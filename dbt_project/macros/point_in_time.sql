@@ -62,3 +62,42 @@
         where series_id in ({% for s in series_ids %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor %})
     )
 {%- endmacro %}
+
+{#-
+    pit_daily_frame(series_prefixes, range_series=none): a subquery with one row per calendar
+    day inside series_date_range(range_series, default: every series given) and, per series,
+    the pit_columns named by its prefix: {'WALCL': 'walcl', ...} -> walcl_value, walcl_obs_date,
+    walcl_age_days, walcl_is_stale. The daily marts start from this frame.
+-#}
+{% macro pit_daily_frame(series_prefixes, range_series=none) -%}
+{%- set series_ids = series_prefixes.keys() | list -%}
+    (
+        with
+
+        date_range as {{ series_date_range(range_series or series_ids) }},
+
+        as_of as (
+
+            select
+                date,
+                {%- for series_id, prefix in series_prefixes.items() %}
+                {{ pit_columns(series_id, prefix) }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from {{ ref('int_series_asof_daily') }}
+            where series_id in (
+                {%- for s in series_ids %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+            )
+            group by date
+
+        )
+
+        select
+            calendar.date,
+            as_of.* exclude (date)
+        from {{ ref('int_calendar_days') }} as calendar
+        inner join date_range
+            on calendar.date between date_range.min_date and date_range.max_date
+        left join as_of
+            on calendar.date = as_of.date
+    )
+{%- endmacro %}

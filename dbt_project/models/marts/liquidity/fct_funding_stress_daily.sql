@@ -12,21 +12,7 @@
     - *_z_1y: rolling z over 365 calendar days, NULL until 250 non-NULL values (macro
       rolling_zscore; vars zscore_window_days / zscore_min_obs).
 -#}
-{%- set inputs = ['SOFR', 'IORB', 'MOVE', 'BAMLH0A0HYM2', 'USDJPY', 'DEXJPUS', 'DGS2', 'JGB2Y'] %}
-
 with
-
-date_range as {{ series_date_range(inputs) }},
-
-calendar as (
-
-    select
-        calendar.date
-    from {{ ref('int_calendar_days') }} as calendar
-    inner join date_range
-        on calendar.date between date_range.min_date and date_range.max_date
-
-),
 
 quarter_ends as (
 
@@ -36,36 +22,16 @@ quarter_ends as (
 
 ),
 
-as_of as (
-
-    select
-        date,
-        {{ pit_columns('SOFR', 'sofr') }},
-        {{ pit_columns('IORB', 'iorb') }},
-        {{ pit_columns('MOVE', 'move') }},
-        {{ pit_columns('BAMLH0A0HYM2', 'hy_oas') }},
-        {{ pit_columns('USDJPY', 'usdjpy_mkt') }},
-        {{ pit_columns('DEXJPUS', 'usdjpy_fred') }},
-        {{ pit_columns('DGS2', 'us2y') }},
-        {{ pit_columns('JGB2Y', 'jp2y') }}
-    from {{ ref('int_series_asof_daily') }}
-    where series_id in (
-        {%- for s in inputs %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-    )
-    group by date
-
-),
-
-joined as (
-
-    select
-        calendar.date,
-        as_of.* exclude (date)
-    from calendar
-    left join as_of
-        on calendar.date = as_of.date
-
-),
+joined as {{ pit_daily_frame({
+    'SOFR': 'sofr',
+    'IORB': 'iorb',
+    'MOVE': 'move',
+    'BAMLH0A0HYM2': 'hy_oas',
+    'USDJPY': 'usdjpy_mkt',
+    'DEXJPUS': 'usdjpy_fred',
+    'DGS2': 'us2y',
+    'JGB2Y': 'jp2y',
+}) }},
 
 levels as (
 

@@ -6,49 +6,20 @@
     (Wednesday level), else WTREGEN (week average); `tga_source` says which.
     Remittances variant: net_liquidity_bn - RESPPLLOPNWW where that series is loaded.
 -#}
-{%- set inputs = ['WALCL', 'TGA', 'WDTGAL', 'WTREGEN', 'RRPONTSYD', 'RESPPLLOPNWW'] %}
-
 with
 
-date_range as {{ series_date_range(['WALCL', 'TGA', 'WDTGAL', 'WTREGEN', 'RRPONTSYD']) }},
-
-calendar as (
-
-    select calendar.date
-    from {{ ref('int_calendar_days') }} as calendar
-    inner join date_range
-        on calendar.date between date_range.min_date and date_range.max_date
-
-),
-
-as_of as (
-
-    select
-        date,
-        {{ pit_columns('WALCL', 'walcl') }},
-        {{ pit_columns('TGA', 'dts') }},
-        {{ pit_columns('WDTGAL', 'wdtgal') }},
-        {{ pit_columns('WTREGEN', 'wtregen') }},
-        {{ pit_columns('RRPONTSYD', 'rrp') }},
-        {{ pit_columns('RESPPLLOPNWW', 'remit') }}
-    from {{ ref('int_series_asof_daily') }}
-    where series_id in (
-        {%- for s in inputs %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-    )
-    group by date
-
-),
-
-joined as (
-
-    select
-        calendar.date,
-        as_of.* exclude (date)
-    from calendar
-    left join as_of
-        on calendar.date = as_of.date
-
-),
+-- The remittances account joins the frame but does not stretch its date range.
+joined as {{ pit_daily_frame(
+    {
+        'WALCL': 'walcl',
+        'TGA': 'dts',
+        'WDTGAL': 'wdtgal',
+        'WTREGEN': 'wtregen',
+        'RRPONTSYD': 'rrp',
+        'RESPPLLOPNWW': 'remit',
+    },
+    range_series=['WALCL', 'TGA', 'WDTGAL', 'WTREGEN', 'RRPONTSYD'],
+) }},
 
 levels as (
 
