@@ -11,6 +11,7 @@ tests/dbt/test_translator.py pins both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,9 +69,15 @@ def make_translator() -> CrosswindDbtTranslator:
     )
 
 
-def build_dbt_args(select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[str]:
+def build_dbt_args(
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    dbt_vars: Mapping[str, Any] | None = None,
+) -> list[str]:
     """The dbt command the assets run: always `build` (models + tests, tests gate downstream)."""
     args = ["build"]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True)]
     if select:
         args += ["--select", *select]
     if exclude:

@@ -6,6 +6,7 @@ warehouse exactly as it was and stops everything downstream in the run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -100,10 +101,12 @@ def run_raw_ingestion(
     settings: Settings,
 ) -> Iterator:
     series = catalog.for_source(source)
+    started = time.perf_counter()
     try:
         batch, windows = fetch_new(source, table, series, settings)
     except SourceError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    fetched = time.perf_counter()
     context.log.info(
         f"{source}: fetched {len(batch.frame)} rows for "
         f"{batch.frame[table.series_column].nunique()} "
@@ -111,6 +114,7 @@ def run_raw_ingestion(
     )
     today = datetime.now(UTC).date()
     outcomes = validate_batch(batch.frame, table, catalog, today, source)
+    validated = time.perf_counter()
     failed = [o for o in outcomes if o.blocking and not o.passed]
     if failed:
         for outcome in outcomes:
@@ -130,10 +134,12 @@ def run_raw_ingestion(
             ).reindex(columns=FRED_METADATA.names)
             warehouse.upsert(con, FRED_METADATA, meta, settings.source_mode)
         last_after = warehouse.latest_dates(con, table)
+    written = time.perf_counter()
     dates = pd.to_datetime(batch.frame[table.date_column]) if len(batch.frame) else None
     # Replayed data is judged against its own end, not against today's calendar.
     as_of = today if settings.source_mode == "live" else max(last_after.values(), default=today)
     outcomes.append(freshness(last_after, table, catalog, as_of, source))
+    checked = time.perf_counter()
     metadata = {
         "source_mode": settings.source_mode,
         "rows_in_batch": stats.rows_in_batch,
@@ -146,6 +152,10 @@ def run_raw_ingestion(
         "absent_series": dg.MetadataValue.json(batch.absent),
         "fetch_windows": dg.MetadataValue.json(windows),
         "batch_by_series": dg.MetadataValue.md(_series_table(batch.frame, table)),
+        # Where the step's time went (read by bench/run.py for its per-stage breakdown).
+        "seconds_fetch": round(fetched - started, 4),
+        "seconds_checks": round(validated - fetched + checked - written, 4),
+        "seconds_write": round(written - validated, 4),
     }
     if settings.source_mode == "sample":
         metadata["data"] = SYNTHETIC_NOTE

@@ -43,6 +43,22 @@ def test_build_args_always_build():
     ]
 
 
+def test_build_args_pass_vars_as_json():
+    args = build_dbt_args(dbt_vars={"extra_assets": [], "correlation_windows": [20]})
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {"extra_assets": [], "correlation_windows": [20]}
+
+
+def test_dbt_vars_config_rejects_bad_json():
+    from orchestration.defs.transform.assets import DbtBuildConfig, dbt_vars
+
+    assert dbt_vars(DbtBuildConfig()) == {}
+    assert dbt_vars(DbtBuildConfig(vars_json='{"a": 1}')) == {"a": 1}
+    for bad in ("{not json", "[1, 2]"):
+        with pytest.raises(dg.Failure, match="vars_json"):
+            dbt_vars(DbtBuildConfig(vars_json=bad))
+
+
 def test_layer_and_owners_from_props():
     model = {
         "resource_type": "model",
@@ -107,3 +123,29 @@ def test_definitions_join_raw_and_dbt_assets(dbt_manifest_path):
         c.name for c in graph.asset_check_keys if c.asset_key.path == ["raw_fred", "observations"]
     }
     assert any(name.startswith("source_unique_combination") for name in checks), checks
+
+
+def test_old_dbt_run_targets_are_pruned(tmp_path):
+    import os
+
+    from orchestration.defs.transform.assets import prune_run_targets
+
+    for i in range(8):
+        run = tmp_path / f"crosswind_dbt_models-{i:07d}-abc"
+        run.mkdir()
+        (run / "run_results.json").write_text("{}")
+        os.utime(run, (1_000 + i, 1_000 + i))
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "other-run").mkdir()
+
+    removed = prune_run_targets(tmp_path, "crosswind_dbt_models-", keep=3)
+
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [
+        "crosswind_dbt_models-0000005-abc",
+        "crosswind_dbt_models-0000006-abc",
+        "crosswind_dbt_models-0000007-abc",
+        "manifest.json",
+        "other-run",
+    ]
+    assert len(removed) == 5

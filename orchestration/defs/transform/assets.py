@@ -4,12 +4,16 @@ dbt tests are asset checks (tests on sources attach to the raw Python assets), a
 command is `dbt build`, a failing test skips every model downstream of it and fails the step.
 """
 
+import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from pydantic import Field
 
 from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
@@ -17,6 +21,11 @@ from orchestration.lib.dbt_translator import build_dbt_args, make_translator
 from orchestration.lib.settings import load_settings
 
 WAREHOUSE_ENV = "CROSSWIND_WAREHOUSE_DIR"
+# dbt unit tests check the SQL logic on fixed inputs, not the data: they run in `make test`
+# (tests/dbt), where the code changes, not in every daily build (~10% of its dbt time).
+DAILY_BUILD_EXCLUDE = ("resource_type:unit_test",)
+# dagster-dbt gives every run its own dbt target folder (~15 MB each): keep the latest few.
+KEEP_RUN_TARGETS = 5
 
 _project = dbt_project()
 if not _project.manifest_path.exists():
@@ -40,6 +49,28 @@ def _dbt_env(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+class DbtBuildConfig(dg.Config):
+    """Run-time knobs for the dbt step (Launchpad or `dg launch --config-json`)."""
+
+    vars_json: str = Field(
+        default="",
+        description='dbt --vars as a JSON object, e.g. {"correlation_windows": [20, 60]}. '
+        "Empty: the defaults in dbt_project.yml.",
+    )
+
+
+def dbt_vars(config: DbtBuildConfig) -> dict:
+    if not config.vars_json.strip():
+        return {}
+    try:
+        parsed = json.loads(config.vars_json)
+    except json.JSONDecodeError as exc:
+        raise dg.Failure(f"dbt vars_json is not valid JSON: {exc}", allow_retries=False) from None
+    if not isinstance(parsed, dict):
+        raise dg.Failure("dbt vars_json must be a JSON object", allow_retries=False)
+    return parsed
+
+
 @dbt_assets(
     manifest=_project.manifest_path,
     project=_project,
@@ -47,7 +78,9 @@ def _dbt_env(name: str, value: str) -> Iterator[None]:
     name="crosswind_dbt_models",
     pool="duckdb_write",
 )
-def crosswind_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def crosswind_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+):
     """Staging views, intermediate alignment and the marts BI reads, built with `dbt build`."""
     settings = load_settings()
     # dbt writes the same file as the ingestion: same path, same exclusive write lock.
@@ -55,7 +88,24 @@ def crosswind_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource)
         _dbt_env(WAREHOUSE_ENV, str(settings.warehouse_dir)),
         warehouse.write_lock(settings.warehouse_path),
     ):
-        yield from dbt.cli(build_dbt_args(), context=context).stream()
+        try:
+            yield from dbt.cli(
+                build_dbt_args(exclude=DAILY_BUILD_EXCLUDE, dbt_vars=dbt_vars(config)),
+                context=context,
+            ).stream()
+        finally:
+            prune_run_targets(Path(_project.project_dir) / "target", f"{context.op_def.name}-")
+
+
+def prune_run_targets(target: Path, prefix: str, keep: int = KEEP_RUN_TARGETS) -> list[Path]:
+    """Delete all but the `keep` newest per-run dbt target folders named `prefix*`."""
+    runs = sorted(
+        (p for p in target.glob(f"{prefix}*") if p.is_dir()), key=lambda p: p.stat().st_mtime
+    )
+    stale = runs[:-keep] if keep > 0 else runs
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 @dg.definitions
