@@ -280,7 +280,7 @@ def _ranges(work: pd.DataFrame, table: RawTable, catalog: Catalog) -> pd.DataFra
         out["stored"] = value.where(known)
         # An unknown unit has no range: flag it through min with a NaN stored value.
         out.loc[~known, "min"] = 0.0
-        return out
+        return out.astype("float64")  # the bounds lists hold None for unknown units
     # Look each distinct series and units label up once, then map (per-row Python is slow).
     ids = work[table.series_column]
     known_ids = {i: catalog.series[i].range for i in ids.dropna().unique() if i in catalog.series}

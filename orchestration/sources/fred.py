@@ -14,9 +14,10 @@ import io
 import logging
 import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,7 @@ DATE_HEADERS = ("observation_date", "DATE")
 MISSING = frozenset({"", "."})
 SHOW_BAD = 3  # offending values quoted in an error message
 METADATA_FIELDS = ("units", "frequency", "last_updated", "title")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # -- CSV -----------------------------------------------------------------------------------------
@@ -74,11 +76,7 @@ def parse_fred_csv(payload: str | bytes, series_id: str, origin: str = "CSV") ->
     text = payload.lstrip("\ufeff")
     if looks_like_html(text.encode("utf-8", "replace")[:2048]):
         raise fail("got an HTML page instead of CSV")
-    rows = [
-        row
-        for row in csv.reader(io.StringIO(text, newline=""))
-        if any(cell.strip() for cell in row)
-    ]
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if "".join(row).strip()]
     if not rows:
         raise fail("empty file, expected a header `observation_date,<ID>` or `DATE,<ID>`")
     header = [cell.strip() for cell in rows[0]]
@@ -101,7 +99,11 @@ def parse_fred_csv(payload: str | bytes, series_id: str, origin: str = "CSV") ->
             continue
         raw_date, raw_value = row[0].strip(), row[1].strip()
         try:
-            day = datetime.strptime(raw_date, "%Y-%m-%d").date()
+            # fromisoformat is ~20x faster than strptime but also takes e.g. 20260101: the
+            # pattern keeps the file format strict.
+            if not ISO_DATE.fullmatch(raw_date):
+                raise ValueError(raw_date)
+            day = date.fromisoformat(raw_date)
         except ValueError:
             bad_dates.append(repr(raw_date))
             continue
