@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(WAREHOUSE_DIR)/dagster_home
 DG := $(UV) run --frozen dg
 DBT := $(UV) run --frozen dbt
 
-.PHONY: install run demo dev test lint manifest sample docs
+.PHONY: install run demo dev test lint manifest sample docs bench
 
 $(UV):
 	python3 -m pip install --quiet --user uv==0.13.8
@@ -24,7 +24,7 @@ DBT_INPUTS := $(wildcard dbt_project/*.yml) $(shell find dbt_project/models dbt_
 	dbt_project/tests -type f 2>/dev/null)
 manifest: dbt_project/target/manifest.json
 dbt_project/target/manifest.json: $(DBT_INPUTS)
-	cd dbt_project && $(DBT) parse --quiet --project-dir . --profiles-dir .
+	cd dbt_project && CROSSWIND_WAREHOUSE_DIR=$(WAREHOUSE_DIR) $(DBT) parse --quiet --project-dir . --profiles-dir .
 	@touch $@
 
 ## Materialize everything once (CROSSWIND_SOURCE picks live / replay / sample).
@@ -42,12 +42,16 @@ demo: install
 dev: install
 	$(DG) dev --host 127.0.0.1 --port 3000
 
+## Cold build, daily refresh, pandas baseline, 10x scale, BI latency (~15 min): bench/README.md
+bench: install
+	$(UV) run --frozen python -m bench.run
+
 test: install
 	$(UV) run --frozen pytest -q
 
 lint: install
-	$(UV) run --frozen ruff check orchestration tests
-	$(UV) run --frozen ruff format --check orchestration tests
+	$(UV) run --frozen ruff check orchestration tests bench
+	$(UV) run --frozen ruff format --check orchestration tests bench
 
 ## Regenerate the synthetic sample (deterministic).
 sample: install

@@ -149,3 +149,25 @@ def test_old_dbt_run_targets_are_pruned(tmp_path):
         "other-run",
     ]
     assert len(removed) == 5
+
+
+def test_a_runs_newer_parse_state_becomes_the_next_runs_seed(tmp_path):
+    import os
+
+    from orchestration.defs.transform.assets import keep_partial_parse
+
+    project_target, run_target = tmp_path / "target", tmp_path / "target" / "run-1"
+    run_target.mkdir(parents=True)
+    kept = project_target / "partial_parse.msgpack"
+    kept.write_bytes(b"old")
+    os.utime(kept, (1_000, 1_000))
+    (run_target / "partial_parse.msgpack").write_bytes(b"new")
+    os.utime(run_target / "partial_parse.msgpack", (2_000, 2_000))
+
+    assert keep_partial_parse(run_target, project_target)
+    assert kept.read_bytes() == b"new"
+    # The copy is now as new as the run's file: nothing to do a second time.
+    assert not keep_partial_parse(run_target, project_target)
+    # A run that wrote no parse state (failed early) leaves the seed alone.
+    assert not keep_partial_parse(tmp_path / "missing", project_target)
+    assert kept.read_bytes() == b"new"
