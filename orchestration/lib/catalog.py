@@ -11,8 +11,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestration.lib.errors import CatalogError
+from orchestration.lib.settings import DEFAULT_CATALOG_PATH, catalog_path
 
-CATALOG_PATH = Path(__file__).resolve().parents[1] / "catalog.yaml"
+# The repository's catalog; `load_catalog()` reads CROSSWIND_CATALOG instead when it is set.
+CATALOG_PATH = DEFAULT_CATALOG_PATH
 
 # Ids end up in file names and SQL literals: nothing that can quote, escape or traverse.
 SERIES_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9_^=.\-]{0,39}$")
@@ -148,10 +150,21 @@ def parse_catalog(data: dict) -> Catalog:
         raise CatalogError(f"invalid series catalog: {exc}") from exc
 
 
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The catalog at `path`; without one, the settings' (CROSSWIND_CATALOG or CATALOG_PATH).
+
+    Each file is read and validated once per process (`load_catalog.cache_clear()` rereads).
+    """
+    return _read_catalog(Path(path) if path is not None else catalog_path())
+
+
 @cache
-def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+def _read_catalog(path: Path) -> Catalog:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError(f"cannot read series catalog {path}: {exc}") from exc
     return parse_catalog(data)
+
+
+load_catalog.cache_clear = _read_catalog.cache_clear  # type: ignore[attr-defined]

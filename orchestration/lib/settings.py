@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from orchestration.lib.errors import CrosswindError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "orchestration" / "sample"
+# The reviewed series catalog; CROSSWIND_CATALOG points elsewhere (e.g. bench/scale.py's 10x one).
+DEFAULT_CATALOG_PATH = REPO_ROOT / "orchestration" / "catalog.yaml"
 SOURCE_MODES = ("live", "replay", "sample")
 
 
@@ -20,6 +23,7 @@ class Settings:
     warehouse_dir: Path
     drops_dir: Path
     margin_file: Path
+    catalog_path: Path = DEFAULT_CATALOG_PATH
 
     @property
     def warehouse_path(self) -> Path:
@@ -35,6 +39,16 @@ class Settings:
                 "CROSSWIND_SOURCE=replay needs CROSSWIND_SNAPSHOT_DIR (e.g. ../shared/snapshot)"
             )
         return self.snapshot_dir
+
+
+def catalog_path(env: Mapping[str, str] | None = None) -> Path:
+    """The series catalog file: CROSSWIND_CATALOG, else the repository's catalog.yaml.
+
+    Separate from `load_settings` so reading the catalog never fails on an unrelated setting.
+    """
+    env = os.environ if env is None else env
+    value = env.get("CROSSWIND_CATALOG", "").strip()
+    return Path(value).expanduser().resolve() if value else DEFAULT_CATALOG_PATH
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -55,4 +69,4 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         env.get("CROSSWIND_MARGIN_FILE")
         or REPO_ROOT / "orchestration" / "sources" / "cme_margin_history.csv"
     ).expanduser()
-    return Settings(mode, snapshot_dir, warehouse_dir, drops_dir, margin_file)
+    return Settings(mode, snapshot_dir, warehouse_dir, drops_dir, margin_file, catalog_path(env))

@@ -12,7 +12,17 @@
       haven_loss_sign   havens for the hedge-failure flag; a haven LOSES value on a day when
                         sign(return_1d) = haven_loss_sign: gold falls (-1), the 10-year yield rises
                         (+1, Treasury prices fall), USD/JPY rises (+1, the yen weakens).
+
+    var extra_assets (default []): more assets appended to the ten, each a mapping with every
+    column below (proxy_series_id and haven_loss_sign may be null). bench/scale.py uses it for
+    the scale benchmark's synthetic assets; the extra rows are cast to the VALUES rows' types.
 -#}
+{%- set columns = [
+    ('asset', 'varchar'), ('asset_name', 'varchar'), ('asset_class', 'varchar'),
+    ('primary_series_id', 'varchar'), ('proxy_series_id', 'varchar'), ('return_kind', 'varchar'),
+    ('in_regime_basket', 'boolean'), ('haven_loss_sign', 'integer'), ('sort_order', 'integer')
+] -%}
+{%- set extra_assets = var('extra_assets', []) -%}
 select * from (
     values
         ('sp500',  'S&P 500',                             'equity',    'SPX',            null,       'simple', true,  null, 1),
@@ -36,3 +46,23 @@ select * from (
     haven_loss_sign,
     sort_order
 )
+{%- for extra in extra_assets %}
+{%- set position = loop.index %}
+{%- for column, _ in columns if extra is not mapping or column not in extra %}
+    {{ exceptions.raise_compiler_error(
+        "var extra_assets: entry " ~ position ~ " (" ~ extra ~ ") lacks " ~ column
+    ) }}
+{%- endfor %}
+union all
+select
+    {%- for column, type in columns %}
+    {%- set value = extra[column] %}
+    {%- if value is none %}{% set literal = 'null' %}
+    {%- elif type == 'varchar' %}{% set literal = "'" ~ (value | string | replace("'", "''")) ~ "'" %}
+    {%- elif type == 'boolean' %}
+        {%- set literal = 'true' if value | string | lower in ('true', '1') else 'false' %}
+    {%- else %}{% set literal = value | int %}
+    {%- endif %}
+    cast({{ literal }} as {{ type }}) as {{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endfor %}

@@ -2,7 +2,7 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.lib import warehouse
-from orchestration.lib.catalog import CATALOG_PATH, load_catalog
+from orchestration.lib.catalog import load_catalog
 from orchestration.lib.raw_assets import OWNERS
 from orchestration.lib.raw_tables import MARGIN_PRODUCTS, SERIES_CATALOG, UNIT_LABELS
 from orchestration.lib.settings import load_settings
@@ -84,7 +84,7 @@ def series_catalog(context: dg.AssetExecutionContext):
         }
     for table, key in _KEYS.items():
         yield dg.MaterializeResult(
-            asset_key=key, metadata={"rows": counts[table], "catalog": str(CATALOG_PATH)}
+            asset_key=key, metadata={"rows": counts[table], "catalog": str(settings.catalog_path)}
         )
     yield dg.AssetCheckResult(
         asset_key=_KEYS[SERIES_CATALOG],
