@@ -1,0 +1,242 @@
+"""bench/bi_latency.py: the cookbook's dashboard queries are found, run and timed like BI does."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.bi_latency import (
+    cookbook_queries,
+    main,
+    measure,
+    percentile,
+    queries_from_markdown,
+    split_statements,
+)
+from orchestration.lib import serving
+from tests.serving.synthetic_marts import build_synthetic_warehouse
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COOKBOOK = REPO_ROOT / "docs" / "bi_cookbook.md"
+STARTER_COUNT = 8  # "## Starter queries" in docs/bi_cookbook.md numbers its queries 1..8
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_cookbook_still_has_its_dashboard_queries():
+    queries = cookbook_queries(COOKBOOK)
+    numbered = {int(m.group(1)): name for name in queries if (m := re.match(r"(\d+)_", name))}
+    assert sorted(numbered) == list(range(1, STARTER_COUNT + 1)), queries.keys()
+    assert "1_kpi_tiles" in queries
+    # The meta queries and the CLI's plain dashboard query are measured too.
+    assert any("meta.publish_info" in sql for sql in queries.values())
+    assert any(re.fullmatch(r"SELECT \* FROM bi\.dashboard_latest;?", s) for s in queries.values())
+    for name, sql in queries.items():
+        assert re.match(r"(SELECT|WITH|FROM)\b", sql, re.I), (name, sql)
+        assert re.search(r"\b(bi|marts|meta)\.\w+", sql), (name, sql)
+        assert not re.search(r"^\s*\.", sql, re.M), f"dot-command kept in {name}"
+        assert ";" not in sql.rstrip(";"), f"{name} holds more than one statement"
+
+
+def test_cookbook_default_path_works_from_any_directory(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert cookbook_queries() == cookbook_queries(COOKBOOK)
+
+
+MARKDOWN = """\
+# Title
+
+```sh
+duckdb -readonly x.duckdb
+```
+
+## Setup
+
+```sql
+INSTALL httpfs; LOAD httpfs;
+ATTACH '/srv/x.duckdb' AS x (READ_ONLY);
+SET threads = 2;
+```
+
+## Two in one block
+
+```SQL
+-- Tiles: the headline
+SELECT 'a;b' AS s, "odd;name" FROM bi.tiles;   -- a trailing note, not the next name
+SELECT * FROM meta.tables;
+/* Block comment name */ WITH t AS (SELECT 1 AS x) SELECT * FROM t
+```
+
+## CLI
+
+```sql
+.tables
+.mode markdown
+SELECT * FROM bi.tiles;
+select  *  from   bi.other
+```
+
+Nested example, not a query block of this document:
+
+````markdown
+```sql
+SELECT * FROM nested.never
+```
+````
+
+1. In a list:
+
+   `sources/app/net_liquidity.sql`:
+
+   ```sql
+   FROM bi.net ORDER BY date
+   ```
+
+```sql
+-- Tiles
+SELECT 2 FROM bi.again
+```
+"""
+
+
+def test_parsing_splits_names_and_skips_non_queries():
+    queries = queries_from_markdown(MARKDOWN)
+    assert queries == {
+        "tiles": "SELECT 'a;b' AS s, \"odd;name\" FROM bi.tiles",
+        "two_in_one_block_meta_tables": "SELECT * FROM meta.tables",
+        "block_comment_name": "WITH t AS (SELECT 1 AS x) SELECT * FROM t",
+        "cli_bi_tiles": "SELECT * FROM bi.tiles",
+        "cli_bi_other": "select  *  from   bi.other",
+        "cli_net_liquidity": "FROM bi.net ORDER BY date",
+        "tiles_2": "SELECT 2 FROM bi.again",
+    }
+
+
+def test_a_query_repeated_verbatim_is_measured_once():
+    md = "```sql\n-- A\nSELECT 1 FROM t;\n```\n\n```sql\n-- B\nSELECT 1\n  FROM t\n```\n"
+    assert queries_from_markdown(md) == {"a": "SELECT 1 FROM t"}
+
+
+def test_split_statements_keeps_comments_inside_a_statement():
+    assert split_statements("-- lead\nSELECT 1 -- inside; not a split\n, 2;\n/* c */") == [
+        ("lead", "SELECT 1 -- inside; not a split\n, 2")
+    ]
+
+
+def test_percentile_is_nearest_rank():
+    samples = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert percentile(samples, 50) == 3.0
+    assert percentile(samples, 95) == 5.0
+    assert percentile(samples, 20) == 1.0
+    assert percentile(samples, 0) == 1.0
+    assert percentile(list(range(1, 101)), 95) == 95
+    assert percentile([], 50) is None
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def _add_marts_the_synthetic_build_lacks(build: Path) -> None:
+    """fct_margin_event_summary and fct_valuation_monthly, with the columns the cookbook reads."""
+    con = duckdb.connect(str(build))
+    try:
+        con.execute(
+            """CREATE TABLE marts.fct_margin_event_summary AS
+            SELECT product, event_group, 3 AS n_events, 0.01 AS avg_fwd_return_20d
+            FROM (SELECT unnest(['GC', 'SI']) AS product),
+                 (SELECT unnest(['all_days', 'increase']) AS event_group)"""
+        )
+        con.execute(
+            """CREATE TABLE marts.fct_valuation_monthly AS
+            SELECT (DATE '1990-01-01' + INTERVAL (i) MONTH)::DATE AS month,
+                   25.0 + i / 100 AS cape, 0.5 AS cape_z_30y, 0.7 AS cape_pctile_30y,
+                   20.0 AS trailing_pe, 0.3 AS trailing_pe_z_30y, 1.5 AS buffett_indicator
+            FROM range(430) t(i)"""
+        )
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """A serving copy published by the real publisher from a small synthetic build."""
+    folder = tmp_path_factory.mktemp("bi_latency") / "warehouse"
+    build = build_synthetic_warehouse(folder / "crosswind.duckdb", days=300)
+    _add_marts_the_synthetic_build_lacks(build)
+    result = serving.publish(build)
+    assert not result.skipped_views, result.skipped_views
+    return result.path
+
+
+def test_every_cookbook_query_runs_on_a_published_copy(published):
+    queries = cookbook_queries(COOKBOOK)
+    report = measure(published, queries, rounds=3)
+    assert report["errors"] == [] and report["error_count"] == 0
+    assert report["rounds"] == 3
+    assert set(report["queries"]) == set(queries)
+    for name, stats in report["queries"].items():
+        assert stats["runs"] == 3, name
+        assert stats["rows"] is not None and stats["rows"] >= 0, name
+        assert 0 <= stats["p50_ms"] <= stats["p95_ms"] <= stats["max_ms"], name
+    assert report["queries"]["1_kpi_tiles"]["rows"] == 1
+    assert report["connect_ms"]["p50"] <= report["connect_ms"]["p95"] <= report["connect_ms"]["max"]
+    assert report["all"]["p50_ms"] <= report["all"]["p95_ms"]
+    assert report["percentile_method"] == "nearest-rank"
+
+
+def test_a_failing_query_is_recorded_not_raised(tmp_path):
+    path = tmp_path / "tiny.duckdb"
+    duckdb.connect(str(path)).close()
+    report = measure(path, {"ok": "SELECT 42", "bad": "SELECT * FROM nope"}, rounds=2)
+    assert report["rounds"] == 2 and report["error_count"] == 2
+    assert {e["query"] for e in report["errors"]} == {"bad"}
+    assert "nope" in report["errors"][0]["error"]
+    assert report["queries"]["ok"]["runs"] == 2 and report["queries"]["ok"]["rows"] == 1
+    assert report["queries"]["bad"]["runs"] == 0 and report["queries"]["bad"]["p50_ms"] is None
+
+
+def test_measure_in_a_thread_stops_and_records_a_missing_file(tmp_path):
+    stop = threading.Event()
+    out: dict = {}
+    missing = tmp_path / "gone" / "serving.duckdb"
+
+    def run() -> None:
+        out["report"] = measure(missing, {"q": "SELECT 1"}, rounds=1_000_000, stop=stop)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    time.sleep(0.2)
+    assert worker.is_alive(), "with a stop event, measure runs until the event is set"
+    stop.set()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    report = out["report"]
+    assert report["rounds"] >= 1
+    assert report["error_count"] >= 1
+    assert report["errors"][0]["query"] is None  # the connect failed
+    assert report["queries"]["q"]["runs"] == 0
+    assert report["connect_ms"]["p50"] is None
+
+
+def test_a_stop_already_set_still_runs_one_round(published):
+    stop = threading.Event()
+    stop.set()
+    report = measure(published, {"q": "SELECT * FROM bi.dashboard_latest"}, stop=stop)
+    assert report["rounds"] == 1 and report["error_count"] == 0
+    assert report["queries"]["q"]["runs"] == 1
+
+
+def test_cli_prints_json_and_a_table(published, capsys):
+    assert main([str(published), "--rounds", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rounds"] == 1 and set(report["queries"]) == set(cookbook_queries(COOKBOOK))
+    assert main([str(published), "--rounds", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "1_kpi_tiles" in table and "p95 ms" in table
