@@ -150,6 +150,7 @@ def launch(label: str, env: dict[str, str], dbt_vars: dict | None = None) -> Run
     """`dg launch --job refresh_job` as a user runs it; wall time, memory and the breakdown."""
     home = Path(env["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # defaults; without the file Dagster warns on every launch
     cmd = [str(VENV_BIN / "dg"), "launch", "--job", JOB]
     if dbt_vars:
         config = {"ops": {DBT_STEP: {"config": {"vars_json": json.dumps(dbt_vars)}}}}
