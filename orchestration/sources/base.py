@@ -7,15 +7,40 @@ the same columns so the raw assets and their quality checks never know which one
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
 from orchestration.lib.catalog import Series
+
+SHOW_BAD = 3  # offending values quoted in an error message
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def first_few(items: Sequence) -> str:
+    """The first offending items for an error message, saying how many there were in all."""
+    shown = ", ".join(str(i) for i in items[:SHOW_BAD])
+    return shown + (f" (first {SHOW_BAD} of {len(items)})" if len(items) > SHOW_BAD else "")
+
+
+def parse_ymd(text: str) -> date | None:
+    """A `%Y-%m-%d` date (strptime's rules), None when it is not one.
+
+    Zero-padded ISO dates, nearly every row of every file, take date.fromisoformat, ~20x faster
+    than strptime (a 10x catalog reads ~2 M of them); anything else falls back to strptime.
+    """
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return date.fromisoformat(text)
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
 
 # Long observation frame: one row per (series_id, date). `value` is in the units named by
 # `units` (the label the source published); NaN = missing. `realtime_start` is FRED's vintage

@@ -23,7 +23,7 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,7 @@ from orchestration.lib.catalog import Series
 from orchestration.lib.errors import SourceFormatError
 from orchestration.lib.http import HttpClient, SourceHttpError
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch
+from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, first_few, parse_ymd
 
 log = logging.getLogger("crosswind.sources.treasury")
 
@@ -56,16 +56,10 @@ TGA_ROWS: dict[str, str] = {
     "Federal Reserve Account": "close_today_bal",
 }
 NULLS = frozenset({"", "null"})
-SHOW_BAD = 3
 
 
 def _fail(problem: str) -> SourceFormatError:
     return SourceFormatError(SOURCE, problem, SERIES_ID)
-
-
-def _first(items: Sequence) -> str:
-    shown = ", ".join(str(i) for i in items[:SHOW_BAD])
-    return shown + (f" (first {SHOW_BAD} of {len(items)})" if len(items) > SHOW_BAD else "")
 
 
 def _amount(raw) -> float | None:
@@ -83,10 +77,7 @@ def _amount(raw) -> float | None:
 
 
 def _day(raw) -> date | None:
-    try:
-        return datetime.strptime(str(raw).strip(), "%Y-%m-%d").date()
-    except ValueError:
-        return None
+    return parse_ymd(str(raw).strip())
 
 
 def tga_from_records(records: Iterable[Mapping]) -> pd.DataFrame:
@@ -120,11 +111,11 @@ def tga_from_records(records: Iterable[Mapping]) -> pd.DataFrame:
         elif rank == previous[0] and not _same(previous[1], value):
             conflicts.append(f"{day}: {previous[1]:g} vs {value:g}")
     if bad_dates:
-        raise _fail(f"{len(bad_dates)} unparseable record_date values: {_first(bad_dates)}")
+        raise _fail(f"{len(bad_dates)} unparseable record_date values: {first_few(bad_dates)}")
     if bad_values:
-        raise _fail(f"{len(bad_values)} non-numeric TGA balances: {_first(bad_values)}")
+        raise _fail(f"{len(bad_values)} non-numeric TGA balances: {first_few(bad_values)}")
     if conflicts:
-        raise _fail(f"conflicting TGA closing balances for one date: {_first(conflicts)}")
+        raise _fail(f"conflicting TGA closing balances for one date: {first_few(conflicts)}")
     days = sorted(chosen)
     return pd.DataFrame(
         {
@@ -184,15 +175,15 @@ def parse_tga_csv(payload: bytes | str, origin: str = REPLAY_FILE) -> pd.DataFra
             days.append(day)
             values.append(value)
     if bad_dates:
-        raise _fail(f"{origin}: {len(bad_dates)} unparseable dates: {_first(bad_dates)}")
+        raise _fail(f"{origin}: {len(bad_dates)} unparseable dates: {first_few(bad_dates)}")
     if bad_values:
-        raise _fail(f"{origin}: {len(bad_values)} non-numeric rows: {_first(bad_values)}")
+        raise _fail(f"{origin}: {len(bad_values)} non-numeric rows: {first_few(bad_values)}")
     frame = pd.DataFrame(
         {"date": pd.Series(days, dtype=object), "value": pd.Series(values, dtype="float64")}
     )
     repeated = frame.loc[frame["date"].duplicated(), "date"]
     if not repeated.empty:
-        raise _fail(f"{origin}: repeated dates: {_first([d.isoformat() for d in repeated])}")
+        raise _fail(f"{origin}: repeated dates: {first_few([d.isoformat() for d in repeated])}")
     return frame.sort_values("date", kind="stable").reset_index(drop=True)
 
 
