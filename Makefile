@@ -19,9 +19,10 @@ install: $(UV)
 	@mkdir -p $(DAGSTER_HOME)
 	@$(MAKE) --no-print-directory manifest
 
-## dbt parse only when a dbt file is newer than the manifest (a parse costs ~5 s).
-DBT_INPUTS := $(wildcard dbt_project/*.yml) $(shell find dbt_project/models dbt_project/macros \
-	dbt_project/tests -type f 2>/dev/null)
+## dbt parse only when a dbt file is newer than the manifest (a parse costs ~5 s). The inputs
+## are those of manifest_is_stale() in orchestration/defs/transform/project.py.
+DBT_INPUTS := $(wildcard dbt_project/*.yml) $(shell cd dbt_project && find models macros tests \
+	seeds snapshots analyses -type f -printf 'dbt_project/%p\n' 2>/dev/null)
 manifest: dbt_project/target/manifest.json
 dbt_project/target/manifest.json: $(DBT_INPUTS)
 	cd dbt_project && CROSSWIND_WAREHOUSE_DIR=$(WAREHOUSE_DIR) $(DBT) parse --quiet --project-dir . --profiles-dir .

@@ -13,6 +13,7 @@ from dagster._core.events import DagsterEventType
 
 from orchestration.defs.automation.sensors import failure_record_sensor
 from orchestration.defs.serving.assets import REPORT_KEY, SERVING_KEY, daily_report, serving_copy
+from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import serving
 from tests.serving.synthetic_marts import build_synthetic_warehouse, marts_state
 
@@ -23,7 +24,7 @@ RUN_FAILURE = DagsterEventType.RUN_FAILURE
 
 def stand_in_marts(warehouse_dir: Path, *, generation: int, check_passes: bool):
     """Plays the dbt step: writes the marts, then reports a blocking check on one of them."""
-    specs = [dg.AssetSpec(key, group_name="marts") for key in serving.mart_asset_keys()]
+    specs = [dg.AssetSpec(key, group_name="marts") for key in MART_KEYS]
     checked = specs[0].key
 
     @dg.multi_asset(

@@ -118,6 +118,10 @@ def crosswind_dbt_models(
             prune_run_targets(target, f"{context.op_def.name}-")
 
 
+# The marts (dbt folder models/marts): what the serving copy publishes and waits for.
+MART_KEYS = sorted(spec.key for spec in crosswind_dbt_models.specs if spec.group_name == "marts")
+
+
 def keep_partial_parse(run_target: Path, project_target: Path) -> bool:
     """Make this run's dbt parse state the one the next run starts from.
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
-# What `dbt parse` reads; a change to any of these makes the manifest stale.
-PARSED_INPUTS = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
+# What `dbt parse` reads (the top-level *.yml and these folders); a change to any of them makes
+# the manifest stale. The Makefile's `manifest` rule lists the same inputs.
 PARSED_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
 
 
@@ -28,7 +28,7 @@ def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
     if not manifest_path.exists():
         return True
     built = manifest_path.stat().st_mtime
-    files = [project_dir / name for name in PARSED_INPUTS]
+    files = list(project_dir.glob("*.yml"))
     files += [f for folder in PARSED_FOLDERS for f in (project_dir / folder).rglob("*")]
     return any(f.is_file() and f.stat().st_mtime > built for f in files)
 
