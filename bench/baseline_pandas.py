@@ -44,7 +44,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from itertools import combinations
 from pathlib import Path
@@ -233,15 +233,26 @@ def _finish(dates: np.ndarray, values: np.ndarray, where: str) -> tuple[np.ndarr
     return dates, values
 
 
+def _text_csv(path: Path) -> pd.DataFrame:
+    """A CSV with every cell as written ("NaN", "null", blanks stay text), names stripped."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
+
+
+def _series_files(folder: Path, catalog: Catalog, source: str) -> Iterator[tuple[str, Path]]:
+    """(series id, `<source>/<ID>.csv`) of the source's catalog series that have a file."""
+    for series_id in catalog.for_source(source):
+        path = folder / source / f"{series_id}.csv"
+        if path.is_file():
+            yield series_id, path
+
+
 def read_fred(folder: Path, catalog: Catalog) -> Observations:
     """fred/<ID>.csv (`observation_date|DATE,<ID>`; '.' or empty = missing), stored units."""
     out: Observations = {}
-    for series_id in catalog.for_source("fred"):
-        path = folder / "fred" / f"{series_id}.csv"
-        if not path.is_file():
-            continue
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
-        raw.columns = [c.strip() for c in raw.columns]
+    for series_id, path in _series_files(folder, catalog, "fred"):
+        raw = _text_csv(path)
         if (
             len(raw.columns) != 2
             or raw.columns[0] not in ("observation_date", "DATE")
@@ -260,8 +271,7 @@ def read_treasury(folder: Path, catalog: Catalog) -> Observations:
     path = folder / "treasury" / "tga_daily.csv"
     if "TGA" not in catalog.series or not path.is_file():
         return {}
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
-    raw.columns = [c.strip() for c in raw.columns]
+    raw = _text_csv(path)
     if list(raw.columns) != ["record_date", "tga_close_usd_mn"]:
         raise ValueError(f"{path}: unexpected header {list(raw.columns)}")
     dates = to_days(pd.to_datetime(raw["record_date"].str.strip(), format="%Y-%m-%d"))
@@ -343,12 +353,9 @@ def read_mof(folder: Path, catalog: Catalog) -> Observations:
 def read_markets(folder: Path, catalog: Catalog) -> Observations:
     """markets/<SYMBOL>.csv (`date,close` or OHLC[V]); value = close x factor, not rounded."""
     out: Observations = {}
-    for series_id in catalog.for_source("markets"):
-        path = folder / "markets" / f"{series_id}.csv"
-        if not path.is_file():
-            continue
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
-        raw.columns = [str(c).strip().lower() for c in raw.columns]
+    for series_id, path in _series_files(folder, catalog, "markets"):
+        raw = _text_csv(path)
+        raw.columns = [c.lower() for c in raw.columns]
         dates = to_days(pd.to_datetime(raw["date"].str.strip(), format="%Y-%m-%d"))
         cells = raw["close"].str.strip()
         blank = cells.isin({"", "null", "nan", "NaN", "."})

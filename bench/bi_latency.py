@@ -344,11 +344,7 @@ def measure(
             }
             for name in queries
         },
-        "all": {
-            "p50_ms": _round_ms(percentile(pooled, 50)),
-            "p95_ms": _round_ms(percentile(pooled, 95)),
-            "max_ms": _round_ms(max(pooled) if pooled else None),
-        },
+        "all": summarize(pooled),
     }
 
 

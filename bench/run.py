@@ -79,7 +79,7 @@ def trim_last_day(snapshot: Path, out: Path, catalog_path: Path | None = None) -
     """Copy `snapshot` to `out` without the last row of every daily series' file."""
     from orchestration.lib.catalog import load_catalog, series_file
 
-    catalog = load_catalog(catalog_path) if catalog_path else load_catalog()
+    catalog = load_catalog(catalog_path)  # None: CROSSWIND_CATALOG or the repository's
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(snapshot, out)
@@ -110,24 +110,28 @@ class RunResult:
 
 
 def _tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and its descendants, from /proc (Linux)."""
+    """Resident memory of `root` and its descendants, from /proc (Linux).
+
+    Every process's parent comes from its `stat`; `statm` is read for the tree's processes only.
+    """
+    proc = Path("/proc")
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
+    for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            statm = (entry / "statm").read_text().split()
         except OSError:
             continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(statm[1]) * os.sysconf("SC_PAGE_SIZE")
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    page = os.sysconf("SC_PAGE_SIZE")
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        try:
+            total += int((proc / str(pid) / "statm").read_text().split()[1]) * page
+        except OSError:
+            pass  # the process has just exited
         todo.extend(children.get(pid, []))
     return total / 2**20
 
@@ -419,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: snapshot folder {snapshot} not found (pass --snapshot)", file=sys.stderr)
         return 2
     sys.path.insert(0, str(REPO))
-    from bench.bi_latency import cookbook_queries
+    from bench.bi_latency import COOKBOOK, cookbook_queries
 
     # A stale manifest would make every launch re-parse dbt (~5 s) and blur the numbers.
     subprocess.run(["make", "--no-print-directory", "-s", "manifest"], cwd=REPO, check=True)
@@ -427,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     trimmed = WORK / "snapshot_trimmed"
     removed = trim_last_day(snapshot, trimmed)
     print(f"bench: trimmed the last day off {len(removed)} daily files -> {trimmed}")
-    queries = cookbook_queries(REPO / "docs" / "bi_cookbook.md")
+    queries = cookbook_queries(COOKBOOK)
 
     runs, baselines, bi = [], [], None
     for i in range(args.repeats):

@@ -126,12 +126,16 @@ def make_scaled_snapshot(
     work.mkdir(parents=True)
     try:
         _copy_snapshot(snapshot_dir, work)
-        rows = {}
-        for new_id, base in synthetic:
-            rows[new_id] = _write_synthetic(snapshot_dir, work, base, new_id)
         series_out = dict(raw["series"])
+        copies: dict[str, list[str]] = {}  # base id -> its synthetic ids, in plan order
         for new_id, base in synthetic:
-            series_out[new_id] = _synthetic_entry(raw["series"][base.id], base, new_id)
+            series_out[new_id] = _synthetic_entry(raw["series"][base.id], base)
+            copies.setdefault(base.id, []).append(new_id)
+        data_rows = sum(
+            _write_copies(snapshot_dir, work, base, copies[base.id])
+            for base in bases
+            if base.id in copies
+        )
         scaled_raw = {**raw, "series": series_out}
         scaled = parse_catalog(scaled_raw)  # the same validation load_catalog applies
         catalog_path = work / "catalog.yaml"
@@ -142,7 +146,9 @@ def make_scaled_snapshot(
         (work / "dbt_vars.json").write_text(
             json.dumps(dbt_vars, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
-        _write_readme(work, snapshot_dir, scaled, factor, asset_factor, len(extra), rows)
+        _write_readme(
+            work, snapshot_dir, scaled, factor, asset_factor, len(extra), len(synthetic), data_rows
+        )
         _replace_dir(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -171,7 +177,7 @@ def _plan(catalog: Catalog, bases: list[Series], count: int) -> list[tuple[str, 
     return planned
 
 
-def _synthetic_entry(base_raw: dict, base: Series, new_id: str) -> dict:
+def _synthetic_entry(base_raw: dict, base: Series) -> dict:
     entry = {k: v for k, v in base_raw.items() if k != "live"}
     lo, hi = base.range
     entry["range"] = [
@@ -277,26 +283,26 @@ def _scaled(cell: str, multiplier: float, missing: set[str]) -> str:
     return f"{value:.{decimals}f}"
 
 
-def _write_synthetic(snapshot_dir: Path, work: Path, base: Series, new_id: str) -> int:
-    """`work/<source>/<new_id>.csv` from the base's file; returns its data rows."""
+def _write_copies(snapshot_dir: Path, work: Path, base: Series, new_ids: list[str]) -> int:
+    """`work/<source>/<new id>.csv` for each of `new_ids` from the base's file, read once;
+    returns the data rows written (over all the copies)."""
     source = base.source
     text = series_file(snapshot_dir / source, base.id).read_text(encoding="utf-8-sig")
     rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
     header, body = rows[0], rows[1:]
-    multipliers = _multipliers(new_id, len(body))
     if source == "fred":
-        header = [header[0], new_id]
         missing, keep = FRED_MISSING, {0}
     else:
         missing = BAR_MISSING
         keep = {0} | {i for i, c in enumerate(header) if c.strip().lower() == "volume"}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row, m in zip(body, multipliers, strict=True):
-        writer.writerow([c if i in keep else _scaled(c, m, missing) for i, c in enumerate(row)])
-    series_file(work / source, new_id).write_text(out.getvalue(), encoding="utf-8")
-    return len(body)
+    for new_id in new_ids:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([header[0], new_id] if source == "fred" else header)
+        for row, m in zip(body, _multipliers(new_id, len(body)), strict=True):
+            writer.writerow([c if i in keep else _scaled(c, m, missing) for i, c in enumerate(row)])
+        series_file(work / source, new_id).write_text(out.getvalue(), encoding="utf-8")
+    return len(body) * len(new_ids)
 
 
 def _catalog_text(data: dict, factor: int) -> str:
@@ -316,7 +322,8 @@ def _write_readme(
     factor: int,
     asset_factor: int,
     n_extra_assets: int,
-    rows: dict[str, int],
+    n_synthetic: int,
+    synthetic_rows: int,
 ) -> None:
     by_source: dict[str, int] = {}
     for s in catalog.series.values():
@@ -328,8 +335,8 @@ SYNTHETIC data for crosswind's scale benchmark: not real market data. Written by
 `python bench/scale.py --factor {factor} --asset-factor {asset_factor}` from the real snapshot's
 layout ({snapshot_dir.name}/); the generator's docstring gives the rules.
 
-- `catalog.yaml`: {len(catalog.series)} series ({counts}); {len(rows)} of them synthetic
-  ({sum(rows.values())} data rows in their files). Load it with CROSSWIND_CATALOG.
+- `catalog.yaml`: {len(catalog.series)} series ({counts}); {n_synthetic} of them synthetic
+  ({synthetic_rows} data rows in their files). Load it with CROSSWIND_CATALOG.
 - `dbt_vars.json`: {n_extra_assets} extra assets for the cross-asset marts
   ({BASE_ASSETS + n_extra_assets} in all): `dbt build --vars "$(cat dbt_vars.json)"`.
 - treasury/, mof/, shiller/, cme/: copied unchanged (several series per file).

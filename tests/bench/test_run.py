@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from bench.run import BenchError, summary, trim_last_day
+from bench.run import BenchError, _tree_rss_mb, summary, trim_last_day
 
 
 def _write(path, text: bytes) -> None:
@@ -54,3 +59,18 @@ def test_summary_reports_median_and_spread():
         "spread": 4.0,
         "samples": [30.0, 26.0, 27.5],
     }
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").is_file(), reason="reads Linux /proc")
+def test_tree_rss_counts_the_process_and_its_children():
+    code = "import time; print('ready', flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        child_mb = _tree_rss_mb(child.pid)
+        assert child_mb > 0
+        assert _tree_rss_mb(os.getpid()) > child_mb  # this process plus the child
+    finally:
+        child.kill()
+        child.wait()
+    assert _tree_rss_mb(child.pid) == 0  # exited: nothing left to count

@@ -96,6 +96,20 @@ def test_synthetic_values_follow_their_base_within_range(scaled):
     assert (spx_s01["close"] / spx["close"]).between(0.79, 1.26).all()
 
 
+def test_readme_counts_the_synthetic_series_and_their_rows(scaled):
+    _, result = scaled
+    real = load_catalog(CATALOG_PATH)
+    synthetic = [
+        s for s in load_catalog(result.catalog_path).series.values() if s.id not in real.series
+    ]
+    rows = sum(
+        len(series_file(result.out_dir / s.source, s.id).read_text().splitlines()) - 1
+        for s in synthetic
+    )
+    readme = (result.out_dir / "README.md").read_text()
+    assert f"; {len(synthetic)} of them synthetic\n  ({rows} data rows in their files)" in readme
+
+
 def test_dbt_vars_add_synthetic_market_assets(scaled):
     _, result = scaled
     catalog = load_catalog(result.catalog_path)
