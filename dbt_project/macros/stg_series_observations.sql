@@ -14,17 +14,14 @@
     lower(regexp_replace(trim({{ expression }}), '\s+', ' ', 'g'))
 {%- endmacro %}
 
-{% macro stg_series_observations(source_relation, extra_columns=[]) %}
-
-with
-
-source as (
-
-    select * from {{ source_relation }}
-    where value is not null
-
-),
-
+{#-
+    unit_conversion_ctes(source_cte): the CTEs unit_labels, catalog and `factors`; `factors` is
+    every row of `source_cte` (which has series_id and units) plus conversion_factor,
+    stored_units and is_units_label_known, by the rule above: the factor and stored unit of the
+    row's own units label, else of the series' catalog label (is_units_label_known = false).
+    Shared by stg_series_observations and stg_markets__daily_bars.
+-#}
+{% macro unit_conversion_ctes(source_cte) %}
 unit_labels as (
 
     select
@@ -44,41 +41,65 @@ catalog as (
 
 ),
 
+factors as (
+
+    select
+        {{ source_cte }}.*,
+        coalesce(row_units.factor, catalog_units.factor) as conversion_factor,
+        coalesce(row_units.stored_units, catalog_units.stored_units) as stored_units,
+        row_units.factor is not null as is_units_label_known
+    from {{ source_cte }}
+    left join unit_labels as row_units
+        on {{ normalized_units_label(source_cte ~ '.units') }} = row_units.units_key
+    left join catalog
+        on {{ source_cte }}.series_id = catalog.series_id
+    left join unit_labels as catalog_units
+        on catalog.catalog_units_key = catalog_units.units_key
+
+)
+{% endmacro %}
+
+{% macro stg_series_observations(source_relation, extra_columns=[]) %}
+
+with
+
+source as (
+
+    select * from {{ source_relation }}
+    where value is not null
+
+),
+
+{{ unit_conversion_ctes('source') }},
+
 converted as (
 
     select
         -- ids
-        source.series_id,
+        factors.series_id,
 
         -- numerics
         -- rounded to 1e-9 so that e.g. 6605909 * 0.001 reads 6605.909, not 6605.909000000001
-        round(cast(source.value as double)
-            * coalesce(row_units.factor, catalog_units.factor), 9) as value,
-        coalesce(row_units.stored_units, catalog_units.stored_units) as stored_units,
-        cast(source.value as double) as source_value,
-        source.units as source_units,
-        coalesce(row_units.factor, catalog_units.factor) as conversion_factor,
+        round(cast(factors.value as double) * factors.conversion_factor, 9) as value,
+        factors.stored_units,
+        cast(factors.value as double) as source_value,
+        factors.units as source_units,
+        factors.conversion_factor,
 
         -- booleans
-        row_units.factor is not null as is_units_label_known,
+        factors.is_units_label_known,
 
         -- dates
-        cast(source.date as date) as observation_date,
+        cast(factors.date as date) as observation_date,
         {%- for col in extra_columns %}
-        source.{{ col }},
+        factors.{{ col }},
         {%- endfor %}
 
         -- metadata
-        source.source_mode,
-        source._loaded_at
+        factors.source_mode,
+        factors._loaded_at
 
-    from source
-    left join unit_labels as row_units
-        on {{ normalized_units_label('source.units') }} = row_units.units_key
-    left join catalog
-        on source.series_id = catalog.series_id
-    left join unit_labels as catalog_units
-        on catalog.catalog_units_key = catalog_units.units_key
+    from factors
 
 )
 

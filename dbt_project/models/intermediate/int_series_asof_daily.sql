@@ -3,47 +3,28 @@
     Point-in-time daily values: one row per calendar day per series in var('pit_daily_series'),
     from the series' first publication to the end of the calendar spine.
 
-    value on D = the latest observation whose published_date (observation date + catalog
-    release lag, calendar or business days) is <= D; age_days = D - observation_date; when
-    age_days > the catalog's staleness_days the value is NULL and is_stale is true. Nothing is
-    filled backwards (ASOF join looks back only). Several observations published on the same
-    day (e.g. Friday and Saturday with a business-day lag): the latest observation wins.
+    value on D = the latest observation whose published_date (int_series_observations_published:
+    observation date + catalog release lag, calendar or business days) is <= D; age_days =
+    D - observation_date; when age_days > the catalog's staleness_days the value is NULL and
+    is_stale is true. Nothing is filled backwards (ASOF join looks back only). Several
+    observations published on the same day (e.g. Friday and Saturday with a business-day lag):
+    the latest observation wins.
 -#}
 with
 
-observations as (
+published as (
 
-    select * from {{ ref('int_series_observations_unioned') }}
+    select series_id, value, observation_date, staleness_days, published_date
+    from {{ ref('int_series_observations_published') }}
     where series_id in (
         {%- for s in var('pit_daily_series') %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor -%}
     )
 
 ),
 
-catalog as (
-
-    select * from {{ ref('stg_meta__series_catalog') }}
-
-),
-
 calendar as (
 
     select date from {{ ref('int_calendar_days') }}
-
-),
-
-published as (
-
-    select
-        observations.series_id,
-        observations.value,
-        observations.observation_date,
-        catalog.staleness_days,
-        {{ published_date('observations.observation_date', 'catalog.release_lag_days',
-                          'catalog.is_release_lag_business') }} as published_date
-    from observations
-    inner join catalog
-        on observations.series_id = catalog.series_id
 
 ),
 

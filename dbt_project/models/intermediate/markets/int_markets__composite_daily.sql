@@ -105,7 +105,7 @@ coverage as (
 
 calendar as (
 
-    select date, previous_date from {{ ref('int_markets__trading_calendar') }}
+    select date from {{ ref('int_markets__trading_calendar') }}
 
 ),
 
@@ -113,8 +113,7 @@ series_grid as (
 
     select
         coverage.series_id,
-        calendar.date,
-        calendar.previous_date
+        calendar.date
     from coverage
     inner join calendar
         on calendar.date >= coverage.first_date
@@ -126,7 +125,6 @@ sampled as (
     select
         series_grid.series_id,
         series_grid.date,
-        series_grid.previous_date,
         observations.observation_date as source_date,
         observations.value as asof_value,
         observations.stored_units,

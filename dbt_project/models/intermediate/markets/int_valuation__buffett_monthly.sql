@@ -9,11 +9,11 @@
     month, so the numerator never switches definition mid-history.
     Denominator: GDP (nominal, SAAR, USD bn).
 
-    Point-in-time: an observation counts from observation_date + its catalog release lag
-    (GDP: 120 days after the quarter start ~ the advance estimate; business-day lags skip
-    weekends). The latest observation available by as_of_date is used, if its age
-    (as_of_date - observation_date) is within the catalog staleness_days; otherwise NULL, with
-    the reason in buffett_null_reason.
+    Point-in-time: a FRED observation counts from its published_date
+    (int_series_observations_published: observation_date + its catalog release lag; GDP: 120
+    days after the quarter start ~ the advance estimate). The latest observation published by
+    as_of_date is used, if its age (as_of_date - observation_date) is within the catalog
+    staleness_days; otherwise NULL, with the reason in buffett_null_reason.
 -#}
 {%- set numerators = var('buffett_numerator_series', ['NCBEILQ027S', 'WILL5000PR']) -%}
 {%- set denominator = var('buffett_denominator_series', 'GDP') -%}
@@ -27,34 +27,14 @@ months as (
 
 ),
 
-catalog as (
-
-    select series_id, release_lag_days, is_release_lag_business, staleness_days
-    from {{ ref('stg_meta__series_catalog') }}
-
-),
-
 observations as (
 
-    select
-        obs.series_id,
-        obs.observation_date,
-        obs.value,
-        case
-            when catalog.is_release_lag_business
-                then obs.observation_date + cast(
-                    catalog.release_lag_days
-                    + 2 * floor((least(isodow(obs.observation_date), 5) - 1 + catalog.release_lag_days) / 5)
-                    as integer)
-            else obs.observation_date + catalog.release_lag_days
-        end as available_date,
-        catalog.staleness_days
-    from {{ ref('stg_fred__observations') }} as obs
-    inner join catalog
-        on obs.series_id = catalog.series_id
-    where obs.series_id in (
-        {%- for s in numerators %}'{{ s }}', {% endfor %}'{{ denominator }}'
-    )
+    select series_id, observation_date, value, published_date, staleness_days
+    from {{ ref('int_series_observations_published') }}
+    where source_system = 'fred'
+        and series_id in (
+            {%- for s in numerators %}'{{ s }}', {% endfor %}'{{ denominator }}'
+        )
 
 ),
 
@@ -78,7 +58,7 @@ inputs as (
     select
         series_id,
         case when series_id = '{{ denominator }}' then 'denominator' else 'numerator' end as role,
-        available_date,
+        published_date,
         observation_date,
         value,
         staleness_days
@@ -110,7 +90,7 @@ sampled as (
     from grid
     asof left join inputs
         on grid.role = inputs.role
-        and grid.as_of_date >= inputs.available_date
+        and grid.as_of_date >= inputs.published_date
 
 ),
 

@@ -85,8 +85,7 @@ pivoted as (
         max(published_date) filter (where series_id = 'WTREGEN') as wtregen_published_date,
         max(value) filter (where series_id = 'RRPONTSYD') as rrp_value,
         max(published_date) filter (where series_id = 'RRPONTSYD') as rrp_published_date,
-        max(value) filter (where series_id = 'RESPPLLOPNWW') as remit_value,
-        max(published_date) filter (where series_id = 'RESPPLLOPNWW') as remit_published_date
+        max(value) filter (where series_id = 'RESPPLLOPNWW') as remit_value
     from component_as_of
     group by week_date
 

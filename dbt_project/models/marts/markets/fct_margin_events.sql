@@ -37,7 +37,6 @@ moves as (
     select
         changes.*,
         products.underlying_series_id,
-        products.proxy_series_id,
         case
             when changes.previous_maintenance_margin is null then 'series_start'
             when changes.previous_unit is distinct from changes.margin_unit then 'unit_change'
