@@ -129,21 +129,22 @@ def _cell_value(sheet, row: int, col: int, series_id: str, month: date) -> float
     if col >= sheet.row_len(row):
         return math.nan
     cell = sheet.cell(row, col)
-    if cell.ctype == xlrd.XL_CELL_NUMBER:
-        return float(cell.value)
     if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
         return math.nan  # error cells are Excel's #N/A / #DIV/0!: no value that month
     text = str(cell.value).strip()
-    if text.upper() in MISSING_TEXT:
+    if cell.ctype != xlrd.XL_CELL_NUMBER and text.upper() in MISSING_TEXT:
         return math.nan
     try:
-        return float(text)
+        value = float(cell.value) if cell.ctype == xlrd.XL_CELL_NUMBER else float(text)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):  # text "inf"/"nan", 1e400, or a number cell holding inf/NaN
         raise SourceFormatError(
             SOURCE,
             f"{FILE_NAME} row {row + 1} ({month:%Y-%m}): non-numeric value {text!r}",
             series_id,
-        ) from None
+        )
+    return value
 
 
 class _ShillerSource:
