@@ -31,7 +31,13 @@ from orchestration.lib.errors import (
 )
 from orchestration.lib.http import HttpClient, SourceHttpError, looks_like_html
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, first_few, parse_ymd
+from orchestration.sources.base import (
+    OBSERVATION_COLUMNS,
+    Batch,
+    contained_file,
+    first_few,
+    parse_ymd,
+)
 
 log = logging.getLogger("crosswind.sources.fred")
 
@@ -266,7 +272,7 @@ class FredReplaySource(_FredSource):
 
     def _values(self, s: Series, start: date | None):
         path = series_file(self.folder, s.id)
-        if not path.is_file():
+        if contained_file(path, SOURCE, s.id) is None:
             return None
         return parse_fred_csv(path.read_bytes(), s.id, origin=str(path)), s.units, {}
 

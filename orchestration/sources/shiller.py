@@ -21,7 +21,7 @@ from orchestration.lib.catalog import Series
 from orchestration.lib.errors import SourceFormatError
 from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch
+from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, contained_file
 
 SOURCE = "shiller"
 FILE_NAME = "ie_data.xls"
@@ -199,7 +199,7 @@ class ShillerReplay(_ShillerSource):
         self.path = Path(folder) / SOURCE / FILE_NAME
 
     def _payload(self) -> bytes | None:
-        return self.path.read_bytes() if self.path.is_file() else None
+        return self.path.read_bytes() if contained_file(self.path, SOURCE) else None
 
 
 class ShillerLive(_ShillerSource):
