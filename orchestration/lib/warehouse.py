@@ -92,7 +92,7 @@ def _acquire(handle, lock_path: Path, timeout_s: float) -> None:
         owner = _note_pid(note)
         # A new holder writes its note just after taking the lock: a dead pid that is still
         # named a few polls later means the lock went to a process that never wrote one.
-        dead_polls = dead_polls + 1 if owner is not None and not _pid_alive(owner) else 0
+        dead_polls = dead_polls + 1 if owner is not None and not process_alive(owner) else 0
         if dead_polls >= 3:
             others = [pid for pid in lock_holders(lock_path) if pid != os.getpid()]
             holders = ", ".join(_describe(pid) for pid in others) or "an unknown process"
@@ -101,7 +101,7 @@ def _acquire(handle, lock_path: Path, timeout_s: float) -> None:
                 "which took it, is gone (a leftover of a killed run?): stop that process and "
                 "rerun (no data was changed)"
             )
-        if not announced:
+        if not announced and timeout_s > 0:
             log.warning("waiting for the warehouse write lock (%s)", note)
             announced = True
         if time.monotonic() >= deadline and not dead_polls:
@@ -118,17 +118,33 @@ def _note_pid(note: str) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[0] == "pid" and parts[1].isdigit() else None
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int, since: float | None = None) -> bool:
+    """Whether `pid` runs and, where /proc tells, started no later than `since` (epoch s): a
+    younger process merely reused the pid of the one we are asking about."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) holds nothing
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        pass  # someone else's process: it exists
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return True
+        return True  # no /proc (macOS): existence is all we know
+    if fields[0] == "Z":
+        return False  # killed, not yet reaped
+    if since is not None:
+        try:
+            boot = next(
+                float(line.split()[1])
+                for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime ")
+            )
+        except (OSError, StopIteration):
+            return True
+        if boot + int(fields[19]) / os.sysconf("SC_CLK_TCK") > since + 2:
+            return False
+    return True
 
 
 def _describe(pid: int) -> str:
