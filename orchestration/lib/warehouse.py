@@ -49,7 +49,10 @@ def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "a+")  # closed in the finally below
     except OSError as exc:
-        raise _unwritable(exc, folder) or exc from None
+        clear = _unwritable(exc, folder)
+        if clear is None:
+            raise
+        raise clear from clear.__cause__
     try:
         _acquire(handle, lock_path, timeout_s)
         try:
@@ -59,14 +62,17 @@ def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
             handle.flush()
         except OSError as exc:
             fcntl.flock(handle, fcntl.LOCK_UN)
-            raise _unwritable(exc, folder) or exc from None
+            clear = _unwritable(exc, folder)
+            if clear is None:
+                raise
+            raise clear from clear.__cause__
         try:
             yield
         except Exception as exc:
             clear = _unwritable(exc, folder)
             if clear is None:
                 raise
-            raise clear from exc
+            raise clear from clear.__cause__
         finally:
             try:
                 handle.seek(0)
@@ -175,9 +181,10 @@ def _unwritable(exc: BaseException, folder: Path) -> CrosswindError | None:
     """One line for a full disk or a read-only folder found anywhere in `exc`'s chain."""
     seen: set[int] = set()
     current: BaseException | None = exc
-    kind = None
+    kind = found = None
     while current is not None and id(current) not in seen and kind is None:
         seen.add(id(current))
+        found = current  # the error that says so: shown as the cause, not a later one
         code = getattr(current, "errno", None)
         name = getattr(current, "filename", None)
         text = str(current)
@@ -193,16 +200,19 @@ def _unwritable(exc: BaseException, folder: Path) -> CrosswindError | None:
             free = f"{shutil.disk_usage(folder).free / 1e6:,.1f} MB free"
         except OSError:
             free = "free space unknown"
-        return WarehouseUnwritable(
+        clear = WarehouseUnwritable(
             f"[warehouse] no space left on device in {folder} ({free}): the write stopped, its "
             "transaction was rolled back and the serving copy is unchanged; free space and rerun"
         )
-    if kind == "read-only":
-        return WarehouseUnwritable(
+    elif kind == "read-only":
+        clear = WarehouseUnwritable(
             f"[warehouse] cannot write in {folder}: read-only (file system or permissions); "
             "nothing was changed. Make it writable or point CROSSWIND_WAREHOUSE_DIR elsewhere"
         )
-    return None
+    else:
+        return None
+    clear.__cause__ = found
+    return clear
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -211,7 +221,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         clear = _unwritable(exc, path.parent)
         if clear is not None:
-            raise clear from None
+            raise clear from clear.__cause__
         # DuckDB's lock message names the holding PID: say which program that is.
         holder = re.search(r"\(PID (\d+)\)", str(exc))
         who = f"it is open in {_describe(int(holder.group(1)))}" if holder else str(exc)
