@@ -95,14 +95,20 @@ def _add_a_day(snapshot: Path) -> None:
 # -- a full disk ----------------------------------------------------------------------------------
 
 
-def test_disk_full_during_the_raw_upsert(replay_wh, namespaces, tmp_path):
-    _write_big_fred(replay_wh.snapshot)
+def _on_a_full_disk(unshare: str, tmp_path: Path, what: str) -> tuple[dict, str]:
+    """child_disk's `full` run; checks it failed with the one-line message, returns it too."""
     mount = tmp_path / "small"
     mount.mkdir()
-    out = _in_namespace(namespaces, TMPFS, mount, "full", "upsert", str(mount), str(FREE_BYTES))
+    out = _in_namespace(unshare, TMPFS, mount, "full", what, str(mount), str(FREE_BYTES))
     assert not out["success"]
     first = _first_message(out["failure"])
     assert f"[warehouse] no space left on device in {mount / 'warehouse'} (" in first, first
+    return out, first
+
+
+def test_disk_full_during_the_raw_upsert(replay_wh, namespaces, tmp_path):
+    _write_big_fred(replay_wh.snapshot)
+    out, first = _on_a_full_disk(namespaces, tmp_path, "upsert")
     assert "rolled back" in first and "free space and rerun" in first
     assert "Could not write file" in out["failure"]  # DuckDB met it writing the batch
     assert out["differences"] == [] and out["holders"] == []
@@ -122,12 +128,7 @@ def test_disk_full_during_dbt_build(replay_wh, namespaces, tmp_path):
     built = RUNS["dbt"]()
     assert built.success, harness.failure_text(built)
     serving.publish(replay_wh.db)
-    mount = tmp_path / "small"
-    mount.mkdir()
-    out = _in_namespace(namespaces, TMPFS, mount, "full", "dbt", str(mount), str(FREE_BYTES))
-    assert not out["success"]
-    first = _first_message(out["failure"])
-    assert f"[warehouse] no space left on device in {mount / 'warehouse'} (" in first, first
+    out, _ = _on_a_full_disk(namespaces, tmp_path, "dbt")
     assert "dbt build" in out["failure"]  # met inside the build, not before it
     # every table (marts included), the serving copy and the exports as they were; no process
     # left holding the lock or the file
