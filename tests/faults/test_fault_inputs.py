@@ -125,8 +125,11 @@ def _restore(snapshot: Path, good: dict[Path, bytes]) -> None:
         path.write_bytes(payload)
 
 
-@pytest.mark.parametrize("text", ["inf", "1e400"])
-@pytest.mark.parametrize("source", list(WRITERS))
+# inf and 1e400 take the same path in each parser (float, then isfinite): one per source here,
+# every spelling in every parser above.
+@pytest.mark.parametrize(
+    ("source", "text"), [("fred", "inf"), ("treasury", "1e400"), ("mof", "inf"), ("cme", "1e400")]
+)
 def test_non_finite_value_fails_clearly_loses_nothing_and_recovers(replay_wh, source, text):
     before = replay_wh.state()
     good = _snapshot_files(replay_wh.snapshot)
@@ -201,8 +204,17 @@ SYMLINKED = {
 }
 
 
-@pytest.mark.parametrize("kind", ["outside", "dangling"])
-@pytest.mark.parametrize("source", list(SYMLINKED))
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("fred", "outside"),
+        ("fred", "dangling"),  # a required series: once reported "absent", and the run passed
+        ("treasury", "dangling"),
+        ("mof", "outside"),
+        ("cme", "outside"),
+        ("cme", "dangling"),
+    ],
+)
 def test_a_symlink_out_of_the_snapshot_is_refused_by_name(replay_wh, tmp_path, source, kind):
     relative, where = SYMLINKED[source]
     before = replay_wh.state()
