@@ -13,6 +13,7 @@ A provider returns one symbol's bars; the `MarketsSource` wrapper turns catalog 
 from __future__ import annotations
 
 import io
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,8 +49,9 @@ def read_dated_csv(
 
     Header names are matched without regard to case or surrounding spaces; unknown extra
     columns are ignored. Raises SourceFormatError on bad encoding, a missing required column,
-    an unparseable date or a non-numeric value. Duplicate dates are kept: the quality gate
-    reports them with context. `month_dates` also accepts `YYYY-MM` (first of the month).
+    an unparseable date, or a non-numeric or non-finite value. Duplicate dates are kept: the
+    quality gate reports them with context. `month_dates` also accepts `YYYY-MM` (first of the
+    month).
     """
     try:
         text = payload.decode("utf-8-sig")
@@ -93,15 +95,19 @@ def read_dated_csv(
         cells = raw[column].str.strip()
         blank = cells.isin(MISSING_TEXT)
         numbers = pd.to_numeric(cells.where(~blank), errors="coerce")
-        bad = numbers.isna() & ~blank
-        if bad.any():
-            at = int(bad.to_numpy().argmax())
-            raise SourceFormatError(
-                source,
-                f"{file_name} line {at + 2} ({text_dates.iloc[at]}): non-numeric {column} "
-                f"{raw[column].iloc[at]!r}",
-                series,
-            )
+        for bad, what in (
+            (numbers.isna() & ~blank, "non-numeric"),
+            # "inf", "Infinity" and 1e400 parse as numbers but are no price or level.
+            (numbers.isin([math.inf, -math.inf]), "non-finite"),
+        ):
+            if bad.any():
+                at = int(bad.to_numpy().argmax())
+                raise SourceFormatError(
+                    source,
+                    f"{file_name} line {at + 2} ({text_dates.iloc[at]}): {what} {column} "
+                    f"{raw[column].iloc[at]!r}",
+                    series,
+                )
         out[column] = numbers.astype("float64").to_numpy()
     return out
 

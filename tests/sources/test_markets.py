@@ -83,6 +83,9 @@ def test_start_filters_and_duplicates_are_left_for_the_quality_gate(tmp_path):
         ("date,close\n2026-02-30,1\n", "unparseable date '2026-02-30'"),
         ("date,close\n2026-02-12,1\n2026-02-13,n/a\n", "line 3 .*non-numeric close 'n/a'"),
         ("date,open,close\n2026-02-12,abc,1\n", "non-numeric open 'abc'"),
+        ("date,close\n2026-02-12,1\n2026-02-13,inf\n", r"line 3 \(2026-02-13\): non-finite close"),
+        ("date,close\n2026-02-12,1e400\n", "non-finite close '1e400'"),
+        ("date,open,close\n2026-02-12,-Infinity,1\n", "non-finite open '-Infinity'"),
         ("<!DOCTYPE html><html></html>", "HTML"),
     ],
 )
@@ -91,6 +94,17 @@ def test_bad_files_raise_format_errors_naming_the_series(tmp_path, text, match):
     with pytest.raises(SourceFormatError, match=match) as err:
         fetch(folder, "MOVE")
     assert (err.value.source, err.value.series) == ("markets", "MOVE")
+
+
+def test_read_dated_csv_still_takes_the_largest_finite_double():
+    frame = markets.read_dated_csv(
+        b"date,value\n2026-02-12,1.7976931348623157e308\n",
+        source="drops",
+        series="ADP",
+        file_name="adp.csv",
+        required=["value"],
+    )
+    assert frame["value"].tolist() == [1.7976931348623157e308]
 
 
 def test_replay_and_sample_modes_read_the_markets_folder(tmp_path):
