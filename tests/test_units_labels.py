@@ -1,4 +1,5 @@
-"""Units labels as FRED writes them resolve to the catalog's units through one normaliser."""
+"""Units labels as FRED writes them resolve to the catalog's units through one normaliser; the
+FRED-only catalog field `vintages`."""
 
 from __future__ import annotations
 
@@ -132,3 +133,16 @@ def test_fred_labels_pass_the_magnitude_gate_with_their_own_factor():
     slipped = frame.assign(units="Millions of U.S. Dollars")
     outcomes = {o.name: o for o in validate_batch(slipped, FRED, CATALOG, date(2026, 2, 1), "fred")}
     assert not outcomes["magnitude_in_range"].passed
+
+
+def test_vintages_is_a_fred_only_catalog_field():
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    assert {s.id for s in CATALOG.series.values() if s.vintages} == {
+        "PAYEMS",
+        "UNRATE",
+        "GDP",
+        "ICSA",
+    }
+    data["series"]["JGB2Y"]["vintages"] = True
+    with pytest.raises(CatalogError, match="vintages: true is for FRED series only"):
+        parse_catalog(data)
