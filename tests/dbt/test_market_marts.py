@@ -152,49 +152,6 @@ def test_correlations_in_range_and_regime_on_2026_02_12(con):
     assert row[2] is True
 
 
-def test_margin_event_forward_returns_match_hand_computation(con):
-    spx = _snapshot_close("SPX")
-    calendar = spx.index
-    gold = _on_equity_calendar(_snapshot_close("XAUUSD_LBMA_PM"), calendar)
-    # GC, 2026-02-02: +30.7 % (28,284 -> 36,980 USD per contract). Base = close on the date.
-    base = pd.Timestamp("2026-02-02")
-    pos = calendar.get_loc(base)
-    expected_gc = gold.iloc[pos + 5] / gold.iloc[pos] - 1
-    gc = con.execute(
-        "SELECT previous_margin, new_margin, margin_unit, pct_change, direction, base_date, "
-        "fwd_return_5d FROM marts.fct_margin_events "
-        "WHERE product = 'GC' AND effective_date = '2026-02-02'"
-    ).fetchone()
-    assert gc[:3] == (28284.0, 36980.0, "usd_per_contract")
-    assert gc[3] == pytest.approx(30.7453, abs=1e-3) and gc[4] == "increase"
-    assert str(gc[5]) == "2026-02-02"
-    assert gc[6] == pytest.approx(expected_gc, rel=1e-9)
-
-    # SI, 2026-01-16: the 5-day window crosses the spot -> SLV switch (after 2026-01-20), so the
-    # return chains XAGUSD to 2026-01-20 and SLV from there (never a ratio of the two).
-    spot = _on_equity_calendar(_snapshot_close("XAGUSD"), calendar)
-    slv = _on_equity_calendar(_snapshot_close("SLV"), calendar)
-    base = calendar.get_loc(pd.Timestamp("2026-01-16"))
-    switch = calendar.get_loc(pd.Timestamp("2026-01-20"))
-    spot_leg = spot.iloc[switch] / spot.iloc[base]
-    slv_leg = slv.iloc[base + 5] / slv.iloc[switch]
-    expected_si = spot_leg * slv_leg - 1
-    si = con.execute(
-        "SELECT fwd_return_5d FROM marts.fct_margin_events "
-        "WHERE product = 'SI' AND effective_date = '2026-01-16'"
-    ).fetchone()
-    assert si[0] == pytest.approx(expected_si, rel=1e-9)
-
-    summary = {
-        (p, g): n
-        for p, g, n in con.execute(
-            "SELECT product, event_group, n_events FROM marts.fct_margin_event_summary"
-        ).fetchall()
-    }
-    assert {g for _, g in summary} == {"all_days", "hike", "large_hike", "cut"}
-    assert summary[("GC", "all_days")] > summary[("GC", "hike")] > 0
-
-
 def test_valuation_monthly(con):
     rows = {
         str(m): r
