@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import xlrd
 
 from tests.support.snapshot import SNAPSHOT_DIR
 
@@ -180,3 +181,117 @@ def test_summary_compares_like_with_like(con):
     # No group pools the two regimes.
     assert {k[0] for k in summary} == {"fixed_usd", "pct_of_notional"}
     assert ("fixed_usd", "mechanical", "hike") not in summary
+
+
+# --- valuation --------------------------------------------------------------------------------
+
+PRICE_LAG = pd.Timedelta(days=31)  # SHILLER_PRICE: the month's average is known a day after
+EARNINGS_LAG = pd.Timedelta(days=60)  # SHILLER_EARNINGS: counted from the quarter's end
+EARNINGS_STALE_DAYS = 200
+
+
+def _workbook() -> pd.DataFrame:
+    """Month -> price P and earnings E, read straight from the workbook's Data sheet."""
+    sheet = xlrd.open_workbook(SNAPSHOT_DIR / "shiller" / "ie_data.xls").sheet_by_name("Data")
+    rows = []
+    for r in range(8, sheet.nrows):
+        stamp = sheet.cell_value(r, 0)
+        if not isinstance(stamp, float):
+            break
+        year = int(stamp)
+        month = round((stamp - year) * 100)
+        price, earnings = sheet.cell_value(r, 1), sheet.cell_value(r, 3)
+        rows.append(
+            {
+                "month": pd.Timestamp(year, month, 1),
+                "price": price if isinstance(price, float) else np.nan,
+                "earnings": earnings if isinstance(earnings, float) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index("month")
+
+
+def test_trailing_pe_uses_the_earnings_published_by_then(con):
+    book = _workbook()
+    earnings = book["earnings"].dropna()
+    published = pd.Series(
+        [(m + pd.offsets.QuarterEnd(0)) + EARNINGS_LAG for m in earnings.index], earnings.index
+    )
+    expected = {}
+    for month, price in book["price"].dropna().items():
+        known = published[published <= month + PRICE_LAG]
+        if known.empty:
+            continue
+        used = known.index.max()
+        if (month - used).days <= EARNINGS_STALE_DAYS:
+            expected[month] = (used, price / earnings[used])
+    got = con.execute(
+        "SELECT month, earnings_month, trailing_pe FROM marts.fct_valuation_monthly "
+        "WHERE trailing_pe IS NOT NULL ORDER BY month"
+    ).fetchdf()
+    assert len(got) == len(expected) > 1800
+    for month, used, pe in got.itertuples(index=False):
+        want_used, want_pe = expected[pd.Timestamp(month)]
+        assert pd.Timestamp(used) == want_used, month
+        assert pe == pytest.approx(want_pe, rel=1e-12), month
+    # The issue's case: on 2026-03-04 February's price over December's earnings, 27.24, not
+    # 25.62 (February's own earnings, interpolated towards a Q1 report due in May).
+    feb = expected[pd.Timestamp("2026-02-01")]
+    assert feb[0] == pd.Timestamp("2025-12-01") and round(feb[1], 2) == 27.24
+    assert round(book.loc["2026-02-01", "price"] / book.loc["2026-02-01", "earnings"], 2) == 25.62
+    shown = dict(
+        con.execute(
+            "SELECT date::VARCHAR, trailing_pe FROM marts.mart_market_dashboard_daily "
+            "WHERE date IN ('2026-03-03', '2026-03-04')"
+        ).fetchall()
+    )
+    assert shown["2026-03-04"] == pytest.approx(feb[1], rel=1e-12)
+    assert shown["2026-03-03"] == pytest.approx(expected[pd.Timestamp("2026-01-01")][1])
+
+
+def test_robust_pe_z_score_is_not_dragged_by_2009(con):
+    frame = con.execute(
+        "SELECT month, trailing_pe, trailing_pe_z_30y, trailing_pe_median_30y, "
+        "trailing_pe_robust_z_30y FROM marts.fct_valuation_monthly ORDER BY month"
+    ).fetchdf()
+    pe = frame.set_index(pd.to_datetime(frame["month"]))["trailing_pe"]
+    month = pd.Timestamp("2026-02-01")
+    window = pe[month - pd.DateOffset(months=359) : month].dropna()
+    assert len(window) == 360 and window.max() > 120  # 2009's collapse of earnings is in it
+    median = window.median()
+    mad = (window - median).abs().median()
+    row = frame[pd.to_datetime(frame["month"]) == month].iloc[0]
+    assert row["trailing_pe_median_30y"] == pytest.approx(median, rel=1e-12)
+    assert row["trailing_pe_robust_z_30y"] == pytest.approx(
+        (pe[month] - median) / (1.4826 * mad), rel=1e-9
+    )
+    z = (pe[month] - window.mean()) / window.std()
+    assert row["trailing_pe_z_30y"] == pytest.approx(z, rel=1e-9)
+    assert abs(z) < 0.1 < 0.5 < row["trailing_pe_robust_z_30y"]
+
+
+def test_valuation_history_cape_and_buffett_without_a_dollar_market_cap(con):
+    rows = {
+        str(m): r
+        for m, *r in con.execute(
+            "SELECT month, cape, cape_z_30y, cape_pctile_30y, buffett_indicator_pct, "
+            "buffett_numerator_series_id, buffett_null_reason "
+            "FROM marts.fct_valuation_monthly WHERE month IN ('2000-01-01', '2026-01-01')"
+        ).fetchall()
+    }
+    cape, z, pctile, buffett, numerator, reason = rows["2000-01-01"]
+    assert cape > 40 and z > 2.5 and pctile > 99  # the dot-com peak
+    # The snapshot has the Wilshire 5000 (index points) but no Z.1 NCBEILQ027S: no dollar
+    # numerator, so no Buffett indicator, and the mart says why.
+    assert (buffett, numerator, reason) == (None, None, "no_market_cap_series_loaded")
+    loaded = con.execute(
+        "SELECT count(*) FROM staging.stg_fred__observations WHERE series_id = 'WILL5000PR'"
+    ).fetchone()[0]
+    assert loaded > 1000
+    assert con.execute(
+        "SELECT count(*) FROM marts.fct_valuation_monthly WHERE buffett_indicator_pct IS NOT NULL"
+    ).fetchone() == (0,)
+    first, last = con.execute(
+        "SELECT min(month), max(month) FROM marts.fct_valuation_monthly"
+    ).fetchone()
+    assert (str(first), str(last)) == ("1871-01-01", "2026-05-01")

@@ -150,32 +150,3 @@ def test_correlations_in_range_and_regime_on_2026_02_12(con):
     assert row[1] is True
     # Gold down and the yen weaker (USD/JPY up), Treasuries rallied: 2 of 3 havens lost.
     assert row[2] is True
-
-
-def test_valuation_monthly(con):
-    rows = {
-        str(m): r
-        for m, *r in con.execute(
-            "SELECT month, cape, cape_z_30y, cape_pctile_30y, trailing_pe, buffett_indicator, "
-            "buffett_numerator_series_id, buffett_denominator_series_id, buffett_null_reason "
-            "FROM marts.fct_valuation_monthly "
-            "WHERE month IN ('2000-01-01', '2023-06-01', '2026-01-01', '1850-01-01')"
-        ).fetchall()
-    }
-    # Dot-com peak: CAPE far above its 30-year mean, at the top of its range.
-    cape, z, pctile, pe, buffett, num, den, reason = rows["2000-01-01"]
-    assert cape > 40 and z > 2.5 and pctile > 99 and pe > 25
-    # No NCBEILQ027S in the snapshot: the Wilshire 5000 (points ~ USD bn) over GDP.
-    assert (num, den, reason) == ("WILL5000PR", "GDP", None) and 1.0 < buffett < 2.0
-    assert rows["2023-06-01"][4] == pytest.approx(
-        con.execute(
-            "SELECT buffett_numerator_usd_bn / buffett_denominator_usd_bn "
-            "FROM marts.fct_valuation_monthly WHERE month = '2023-06-01'"
-        ).fetchone()[0]
-    )
-    # Wilshire ends 2023-11 on FRED: NULL with a reason, never carried on.
-    assert rows["2026-01-01"][4] is None and rows["2026-01-01"][7] == "numerator_stale"
-    assert rows["2026-01-01"][1] > 1  # CAPE ~39.6 vs a 30-year mean ~28.6
-    assert "1850-01-01" not in rows  # nothing before the workbook starts
-    last = con.execute("SELECT max(month) FROM marts.fct_valuation_monthly").fetchone()[0]
-    assert str(last) == "2026-05-01"
