@@ -226,6 +226,17 @@ def to_observations(
     return pd.concat(parts, ignore_index=True)[OBSERVATION_COLUMNS], absent
 
 
+def newest_dates(wide: pd.DataFrame, series: Sequence[Series]) -> dict[str, date]:
+    """Series id -> its newest date with a yield in the files (before any `start` filter)."""
+    newest = {}
+    for s in series:
+        match = SERIES_ID_RE.match(s.id)
+        column = int(match.group(1)) if match else None
+        if column in wide.columns and wide[column].notna().any():
+            newest[s.id] = max(wide.loc[wide[column].notna(), "date"])
+    return newest
+
+
 def empty_observations() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in OBSERVATION_COLUMNS}).astype(
         {"value": "float64"}
@@ -253,8 +264,9 @@ class _MofSource:
         payloads = self._payloads()
         if not payloads:
             return Batch(SOURCE, self.mode, empty_observations(), absent=[s.id for s in series])
-        frame, absent = to_observations(self._parse(payloads), series, start)
-        return Batch(SOURCE, self.mode, frame, absent=absent)
+        wide = self._parse(payloads)
+        frame, absent = to_observations(wide, series, start)
+        return Batch(SOURCE, self.mode, frame, absent=absent, newest=newest_dates(wide, series))
 
     def record(self, series: Sequence[Series], dest: Path) -> list[Path]:
         payloads = self._payloads()

@@ -52,7 +52,7 @@ URL_ENV = "CROSSWIND_SHILLER_URL"  # pins the workbook address: no page discover
 # A link to the workbook: an absolute, protocol-relative or root-relative URL whose path ends in
 # /ie_data.xls, with an optional query (`?ver=...`). A bare "ie_data.xls" in prose is not a link.
 WORKBOOK_LINK_RE = re.compile(
-    r"""[^\s"'<>()\[\]{},;=]*/ie_data\.xls(?:\?[^\s"'<>()\[\]{},;]*)?""", re.I
+    r"""[^\s"'<>()\[\]{},;=]*/ie_data\.xls(?![\w.-])(?:\?[^\s"'<>()\[\]{},;]*)?""", re.I
 )
 # The upload folder GoDaddy gives each upload; the address without one serves the 2024 copy.
 UPLOAD_FOLDER_RE = re.compile(r"/downloads/[^/]+/ie_data\.xls$", re.I)

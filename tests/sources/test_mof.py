@@ -306,6 +306,8 @@ def test_live_run_on_the_genuine_files(http_server):
     ten = batch.frame[batch.frame["series_id"] == "JGB10Y"].set_index("date")["value"]
     assert ten[date(2025, 10, 16)] == 1.663 and ten.index.max() == date(2026, 6, 30)
     assert ten.index.is_unique
+    assert set(batch.newest.values()) == {date(2026, 6, 30)}
+    assert source.fetch(jgb_series(), start=date(2030, 1, 1)).newest == batch.newest
 
 
 @pytest.mark.integration

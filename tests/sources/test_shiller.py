@@ -232,6 +232,7 @@ def test_live_finds_the_workbook_on_the_page(http_server, link):
 
 def test_live_prefers_the_newest_upload_over_the_frozen_address(http_server):
     page = (
+        '<a href="/blobby/go/site-1/downloads/cc/ie_data.xlsx?ver=1799999999999">xlsx</a>'
         '<a href="/blobby/go/site-1/downloads/ie_data.xls">old</a>'
         '<a href="/blobby/go/site-1/downloads/aa/ie_data.xls?ver=1700000000000">2023</a>'
         '<a href="/blobby/go/site-1/downloads/bb/ie_data.xls?ver=1778098504874">2026</a>'
@@ -244,6 +245,16 @@ def test_live_prefers_the_newest_upload_over_the_frozen_address(http_server):
     http_server.route("/", Reply.html(page))
     http_server.route(newest, Reply(200, workbook([data_row(2026.05)]), XLS))
     assert not live(http_server).fetch(shiller_series()).frame.empty
+
+
+def test_other_files_and_prose_are_not_links():
+    for page in (
+        '<a href="/downloads/aa/ie_data.xlsx">',
+        '<a href="/downloads/aa/Fig3-1.xls">',
+        "<p>Download ie_data.xls (updated monthly)</p>",
+    ):
+        with pytest.raises(SourceFormatError, match=r"no link to ie_data\.xls"):
+            shiller.find_workbook_url(page, "https://shillerdata.com/")
 
 
 def test_a_page_without_the_link_says_how_to_pin_the_workbook(http_server):
