@@ -71,7 +71,7 @@ class Batch:
     `newest` maps series id -> the newest date with a value in the payload as published, before
     any `start` filter: a frozen copy (newest value older than the series' staleness limit) is
     recognisable even when the warehouse already holds newer rows or the window is empty.
-    Sources that know it set it (Shiller); empty otherwise.
+    Sources that know it set it (Shiller, MOF; CME per product); empty otherwise.
     `warnings` lists problems that did not stop the batch (`[source/series] problem`), e.g. a
     note typed into a value cell that was read as missing; the raw asset shows them.
     """
