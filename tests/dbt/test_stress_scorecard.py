@@ -300,3 +300,25 @@ def test_episode_list_is_reproduced(con, panels):
             assert episode.is_matched == (len(hits) > 0)
             if len(hits):
                 assert episode.lead_days == (start - hits.min()).days
+
+
+def test_report_section_reads_the_real_marts(con, panels, windows):
+    from orchestration.lib import report
+
+    fig = report.chart_stress_vs_official(con)
+    traces = {trace.name: trace for trace in fig.data}
+    for name in BENCHMARKS:
+        trace = traces[report.BENCHMARK_LABELS[name]]
+        np.testing.assert_allclose(np.asarray(trace.y, dtype=float), panels[name]["benchmark_z"])
+    [crosswind] = [t for t in fig.data if t.name.startswith("crosswind")]
+    # drawn once, from the comparison with an index whose sample runs to the latest date
+    latest = max(panel.index.max() for panel in panels.values())
+    reference = [n for n, p in panels.items() if p.index.max() == latest]
+    assert any(
+        len(crosswind.y) == len(panels[n])
+        and np.allclose(np.asarray(crosswind.y, dtype=float), panels[n]["crosswind_z"])
+        for n in reference
+    )
+    assert len(fig.layout.shapes) == len(windows)
+    table = report.scorecard_table(con)
+    assert all(report.BENCHMARK_LABELS[name] in table for name in BENCHMARKS)
