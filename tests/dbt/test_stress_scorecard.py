@@ -322,3 +322,14 @@ def test_report_section_reads_the_real_marts(con, panels, windows):
     assert len(fig.layout.shapes) == len(windows)
     table = report.scorecard_table(con)
     assert all(report.BENCHMARK_LABELS[name] in table for name in BENCHMARKS)
+
+
+def test_the_queries_in_the_docs_run_on_the_real_marts(con):
+    import re
+
+    doc = (DBT_DIR.parent / "docs" / "stress_score.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", doc, flags=re.DOTALL)
+    statements = [s.strip() for block in blocks for s in block.split(";") if s.strip()]
+    assert len(statements) == 2
+    for sql in statements:
+        assert con.execute(sql).fetchall(), sql
