@@ -50,15 +50,18 @@ def comparison(name: str, scores: pd.DataFrame) -> pd.DataFrame:
     frequency = BENCHMARKS[name][2]
     score = scores["stress_score"]
     if frequency == "weekly":
-        weekdays = score[score.index.day_of_week < 5].dropna()
-        matched = [weekdays.loc[day - pd.Timedelta(days=6) : day] for day in values.index]
-        cw = pd.Series([m.mean() if len(m) else np.nan for m in matched], index=values.index)
+        # the weekdays of the week ending on the index's date; the regime of the last of them
+        weekdays = scores[(score.index.day_of_week < 5) & score.notna()]
+        weeks = [weekdays.loc[day - pd.Timedelta(days=6) : day] for day in values.index]
+        cw = [w["stress_score"].mean() if len(w) else np.nan for w in weeks]
+        regime = [w["regime"].iloc[-1] if len(w) else None for w in weeks]
     else:
-        cw = score.reindex(values.index)
+        cw = score.reindex(values.index).to_numpy()
+        regime = scores["regime"].reindex(values.index).to_numpy()
     frame = pd.DataFrame(
-        {"benchmark_value": values, "crosswind_score": cw, "regime": scores["regime"]}
+        {"benchmark_value": values, "crosswind_score": cw, "regime": regime}, index=values.index
     )
-    frame = frame.loc[values.index].dropna(subset=["benchmark_value", "crosswind_score"])
+    frame = frame.dropna(subset=["benchmark_value", "crosswind_score"])
     for col, short in (("benchmark_value", "benchmark"), ("crosswind_score", "crosswind")):
         x = frame[col]
         frame[f"{short}_z"] = (x - x.mean()) / x.std()

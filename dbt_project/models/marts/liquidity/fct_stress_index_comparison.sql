@@ -7,7 +7,8 @@
       of the same day. crosswind's row for D is what was known at the end of D; the index's
       value for the same period became public later (benchmark_published_date), so the two are
       matched on the period they describe, and leads are also reported against publication.
-    - crosswind_regime is the regime on the index's date (the end of its week).
+    - crosswind_regime is the regime at the end of the period: on the index's date (daily), or
+      on the last weekday of the week with a score (weekly; the Friday unless it has none).
     - An evaluation, not a signal: deciles, percentile ranks and z-scores are over the whole
       common sample of each index (ex post), the way the official episodes are identified.
       is_*_top_decile: value >= the var stress_benchmark_top_quantile (0.9) quantile.
@@ -46,7 +47,9 @@ weekly_scores as (
         benchmarks.benchmark_index,
         benchmarks.observation_date as date,
         avg(scores.stress_score) as crosswind_score,
-        count(scores.stress_score) as crosswind_days
+        count(scores.stress_score) as crosswind_days,
+        max_by(scores.regime, scores.date) filter (where scores.regime is not null)
+            as crosswind_regime
     from benchmarks
     inner join scores
         on scores.date between benchmarks.observation_date - 6 and benchmarks.observation_date
@@ -72,7 +75,10 @@ aligned as (
             when benchmarks.frequency = 'weekly' then weekly_scores.crosswind_days
             when scores.stress_score is not null then 1
         end as crosswind_days,
-        scores.regime as crosswind_regime
+        case
+            when benchmarks.frequency = 'weekly' then weekly_scores.crosswind_regime
+            else scores.regime
+        end as crosswind_regime
     from benchmarks
     left join weekly_scores
         on benchmarks.benchmark_index = weekly_scores.benchmark_index
