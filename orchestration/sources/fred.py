@@ -452,7 +452,7 @@ class FredReplaySource(_FredSource):
             return None
         values = parse_fred_csv(path.read_bytes(), s.id, origin=str(path))
         meta_path = series_file(self.folder, s.id, METADATA_SUFFIX)
-        if not meta_path.is_file():
+        if contained_file(meta_path, SOURCE, s.id) is None:
             return Fetched(values, s.units, {})
         metadata = read_series_metadata(meta_path, s.id)
         catalog = self._catalog or load_catalog()

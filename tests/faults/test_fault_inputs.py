@@ -19,7 +19,7 @@ from orchestration.defs.ingestion.drops.assets import drops_observations
 from orchestration.defs.ingestion.shiller.assets import shiller_monthly
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.errors import SourceFormatError
-from orchestration.sources import cme, fred, markets, mof, shiller, treasury
+from orchestration.sources import cme, drops, fred, markets, mof, ofr, shiller, treasury
 from tests.faults import harness
 from tests.sources.test_shiller import data_row, workbook
 from tests.support.http_server import Reply
@@ -65,29 +65,72 @@ def _shiller_book(text: str) -> bytes:
     return workbook([data_row(1871.01), data_row(1871.02, cape=text)])
 
 
+def _dated_csv(column: str, text: str) -> bytes:
+    return f"date,{column}\n2026-01-02,101.5\n2026-01-05,{text}\n".encode()
+
+
+def _ofr_csv(text: str) -> bytes:
+    header = ",".join(["Date", *ofr.COLUMNS])
+    good = ",".join(["2026-01-02", *["0.5"] * len(ofr.COLUMNS)])
+    bad = ",".join(["2026-01-05", text, *["0.5"] * (len(ofr.COLUMNS) - 1)])
+    return f"{header}\n{good}\n{bad}\n".encode()
+
+
+def _market_bars(text: str, folder: Path):
+    (folder / "SPX.csv").write_bytes(_dated_csv("close", text))
+    return markets.CsvFolderProvider(folder).bars(load_catalog().series["SPX"])
+
+
+def _drop(text: str, folder: Path):
+    (folder / "forward_pe.csv").write_bytes(_dated_csv("value", text))
+    return drops.DropsSource(folder, "replay").read(load_catalog().series["FORWARD_PE"])
+
+
 PARSERS = {
-    "fred": (lambda t: fred.parse_fred_csv(_fred_csv(t), "RRPONTSYD"), "RRPONTSYD"),
-    "treasury_csv": (lambda t: treasury.parse_tga_csv(_tga_csv(t)), "TGA"),
-    "treasury_json": (lambda t: treasury.tga_from_records(_fiscaldata(t)), "TGA"),
-    "mof": (lambda t: mof.parse_jgbcm(_mof_csv(t)), "JGB1Y"),
+    "fred": (lambda t, _: fred.parse_fred_csv(_fred_csv(t), "RRPONTSYD"), "RRPONTSYD"),
+    "treasury_csv": (lambda t, _: treasury.parse_tga_csv(_tga_csv(t)), "TGA"),
+    "treasury_json": (lambda t, _: treasury.tga_from_records(_fiscaldata(t)), "TGA"),
+    "mof": (lambda t, _: mof.parse_jgbcm(_mof_csv(t)), "JGB1Y"),
     "cme": (
-        lambda t: cme.read_margin_csv(
-            _margins(t).encode(), "margin_history.csv", load_catalog(), snapshot_format=True
+        lambda t, _: cme.read_margin_csv(
+            _margins(t).encode(), "margin_history.csv", load_catalog()
         ),
         "SI",
     ),
-    "shiller": (lambda t: shiller.parse_workbook(_shiller_book(t)), "SHILLER_CAPE"),
+    "shiller": (lambda t, _: shiller.parse_workbook(_shiller_book(t)), "SHILLER_CAPE"),
+    "markets": (_market_bars, "SPX"),
+    "drops": (_drop, "FORWARD_PE"),
+    "ofr": (lambda t, _: ofr.parse_fsi_csv(_ofr_csv(t)), "OFR_FSI"),
 }
 
 
-@pytest.mark.parametrize("text", NON_FINITE)
-@pytest.mark.parametrize("parser", list(PARSERS))
-def test_every_parser_refuses_non_finite_numbers(parser, text):
+# markets.read_dated_csv (market bars, drops, OFR) reads "nan"/"NaN" as a missing marker, the
+# way pandas writes one; the missing-share gate bounds how many a series may have.
+NAN_IS_MISSING = {"markets", "drops", "ofr"}
+
+
+@pytest.mark.parametrize(
+    ("parser", "text"),
+    [
+        (parser, text)
+        for parser in PARSERS
+        for text in NON_FINITE
+        if not (parser in NAN_IS_MISSING and text.lower() == "nan")
+    ],
+)
+def test_every_parser_refuses_non_finite_numbers(parser, text, tmp_path):
     parse, series = PARSERS[parser]
     with pytest.raises(SourceFormatError) as refused:
-        parse(text)
+        parse(text, tmp_path)
     assert refused.value.series == series
-    assert "non-numeric" in refused.value.problem and repr(text) in refused.value.problem
+    problem = refused.value.problem
+    assert ("non-numeric" in problem or "non-finite" in problem) and repr(text) in problem
+
+
+@pytest.mark.parametrize("parser", sorted(NAN_IS_MISSING))
+def test_nan_text_is_a_missing_marker_where_pandas_writes_it(parser, tmp_path):
+    frame = PARSERS[parser][0]("nan", tmp_path)
+    assert frame.select_dtypes("number").iloc[-1].isna().any()
 
 
 def test_the_finite_neighbours_still_parse():
