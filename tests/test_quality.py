@@ -297,6 +297,7 @@ def test_empty_margin_history_is_an_error_naming_each_product():
     ]
     assert not outcome.passed and outcome.blocking
     assert outcome.summary.startswith("[cme/GC,SI] required series without any value")
+    assert "CROSSWIND_MARGIN_FILE" in outcome.summary  # the source says where margins come from
 
 
 def _walcl_weeks(n: int, start=date(2025, 10, 1)) -> pd.DataFrame:

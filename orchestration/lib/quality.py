@@ -370,7 +370,7 @@ def validate_batch(
             {"failing_series": share_fail},
         )
     )
-    outcomes.append(series_present(work, table, tracked, source))
+    outcomes.append(series_present(work, table, tracked, source, rules.absent_hint))
     outcomes.append(
         rows_dropped_outcome(dropped_rows(frame, table, stored), table, by_id, source, reconcile)
     )
@@ -586,7 +586,7 @@ def _missing_share_limits(work: pd.DataFrame, table: RawTable, catalog: Catalog)
 
 
 def series_present(
-    frame: pd.DataFrame, table: RawTable, tracked: Sequence[Tracked], source: str
+    frame: pd.DataFrame, table: RawTable, tracked: Sequence[Tracked], source: str, hint: str = ""
 ) -> Outcome:
     """Every tracked series has values in the batch: ERROR for a required one, WARN otherwise."""
     rows = frame if table.value_column is None else frame[frame[table.value_column].notna()]
@@ -601,6 +601,8 @@ def series_present(
             f"required series without any value in this fetch (file missing, empty or cut?): "
             f"{', '.join(required)}"
         )
+        if hint:
+            parts[-1] += f" ({hint})"
     if optional:
         parts.append(f"optional series not supplied: {', '.join(optional)}")
     shown = ",".join((required or optional)[:5])

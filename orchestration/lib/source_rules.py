@@ -110,6 +110,9 @@ class SourceRules:
     # What the source carries, and how its rows convert to stored, range-checked values.
     tracked: Callable[[Catalog, str, SourceRules], list[Tracked]] = catalog_series
     plausibility: Callable[[pd.DataFrame, RawTable, Catalog], pd.DataFrame] = series_plausibility
+    # Said after `series_present` fails for a required series: where this source's data comes
+    # from and how to supply it.
+    absent_hint: str = ""
     # A second table written from `Batch.series_metadata` (FRED's API metadata), if any.
     metadata_table: RawTable | None = None
     metadata_description: str = ""

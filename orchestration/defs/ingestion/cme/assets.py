@@ -53,6 +53,8 @@ def margin_plausibility(frame: pd.DataFrame, table: RawTable, catalog: Catalog) 
 
 
 RULES = SourceRules(
+    absent_hint="live: add rows from CME notices to the curated history (CROSSWIND_MARGIN_FILE) "
+    "or drop a margin-history CSV into <CROSSWIND_DROPS_DIR>/cme/; replay: cme/margin_history.csv",
     future_grace_days=FUTURE_GRACE_DAYS,
     one_payload=True,
     tracked=margin_products,
