@@ -168,9 +168,18 @@ def _warned_jumps(outcomes: list[Outcome]) -> list[FlaggedPeriod]:
 
 
 def _stuck_check(
-    con, table: RawTable, tracked: Sequence[Tracked], catalog: Catalog, rules: SourceRules, source
+    con,
+    table: RawTable,
+    tracked: Sequence[Tracked],
+    catalog: Catalog,
+    rules: SourceRules,
+    source: str,
+    changed: bool,
 ) -> Outcome:
     daily = [t.id for t in tracked if t.frequency == "daily" and not t.administered]
+    if not changed:  # nothing written: the periods found last time still hold
+        kept = [FlaggedPeriod(*row) for row in warehouse.flagged_periods(con, table, "stuck")]
+        return stuck_outcome([p for p in kept if p.series_id in daily], len(daily), source)
     history = warehouse.series_history(con, table, daily)
     converted = pd.DataFrame(
         {
@@ -262,7 +271,8 @@ def run_raw_ingestion(
         as_of = day if settings.source_mode == "live" else warehouse.newest_date(con, day)
         outcomes.append(freshness(last_after, tracked, as_of, source))
         outcomes.append(source_not_frozen(last_after, tracked, as_of, source))
-        outcomes.append(_stuck_check(con, table, tracked, catalog, rules, source))
+        changed = bool(stats.new_rows or stats.revised_rows or stats.deleted_rows)
+        outcomes.append(_stuck_check(con, table, tracked, catalog, rules, source, changed))
     checked = time.perf_counter()
     for outcome in outcomes:
         if outcome.name in AFTER_WRITE and not outcome.passed:

@@ -304,7 +304,7 @@ def series_history(
     cols = ", ".join(f'"{n}"' for n in table.names)
     return con.execute(
         f'SELECT {cols} FROM {table.qualified} WHERE "{table.series_column}" IN '
-        f"(SELECT unnest(?::VARCHAR[])) ORDER BY ALL",
+        f'(SELECT unnest(?::VARCHAR[])) ORDER BY "{table.series_column}", "{table.date_column}"',
         [series_ids],
     ).df()
 
@@ -351,6 +351,18 @@ def replace_flagged_periods(
             [table.qualified, _now()],
         ).fetchall()
     return len(inserted)
+
+
+def flagged_periods(con: duckdb.DuckDBPyConnection, table: RawTable, kind: str) -> list[tuple]:
+    """(series_id, period_start, period_end, kind, detail) kept for `table`, oldest first."""
+    try:
+        return con.execute(
+            f"SELECT series_id, period_start, period_end, kind, detail FROM {FLAGGED_PERIODS} "
+            "WHERE table_name = ? AND kind = ? ORDER BY series_id, period_start",
+            [table.qualified, kind],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
 
 
 def last_full_fetch(con: duckdb.DuckDBPyConnection | None, source: str) -> date | None:
