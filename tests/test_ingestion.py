@@ -154,3 +154,20 @@ def test_dg_check_defs_passes():
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reconcile_command_rereads_in_full_and_deletes_what_the_source_dropped(replay_env, capsys):
+    from orchestration.cli import main
+
+    snap, db = replay_env
+    assert _materialize().success
+    _write_snapshot(snap, walcl=WALCL[:-1])  # the source no longer carries 2026-01-28
+    assert main(["reconcile", "--sources", "fred", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "[fred] 0 new, 0 revised, 0 deleted" in out
+    assert "WALCL: 1 rows (2026-01-28)" in out
+    assert _table_fingerprint(db)[0] == 7
+
+    assert main(["reconcile", "--sources", "fred"]) == 0
+    assert "1 deleted" in capsys.readouterr().out
+    assert _table_fingerprint(db)[0] == 6

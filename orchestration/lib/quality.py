@@ -307,7 +307,8 @@ def validate_batch(
             "no_future_dates", future, work, table, source, f"dates after {horizon.date()}", [dcol]
         )
     )
-    early = failed_rows("expect_column_pair_values_a_to_be_greater_than_b", "_day")
+    pair = "expect_column_pair_values_a_to_be_greater_than_b"
+    early = failed_rows(pair, "_day")
     outcomes.append(
         _outcome(
             "no_dates_before_start",
@@ -320,7 +321,6 @@ def validate_batch(
             first_dates={t.id: t.first_date for t in tracked},
         )
     )
-    pair = "expect_column_pair_values_a_to_be_greater_than_b"
     out_of_range = sorted(
         set(failed_rows(pair, "_stored"))
         | set(failed_rows(pair, "_max"))
