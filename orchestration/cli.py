@@ -1,11 +1,16 @@
 """`crosswind` command line.
 
     crosswind record --dest DIR [--sources fred,treasury,...]
+    crosswind reconcile [--sources fred,...] [--check]
 
 `record` fetches live data through each source's live client and writes it in the replay
 layout (`DIR/fred/<ID>.csv`, `DIR/treasury/tga_daily.csv`, ...), so that
 `CROSSWIND_SOURCE=replay CROSSWIND_SNAPSHOT_DIR=DIR` replays exactly what was fetched.
 A failed source is reported and the others still run; the exit code is 1 if any failed.
+
+`reconcile` re-reads sources in full and makes the warehouse match them: revisions applied, rows
+a source no longer carries deleted (logged in raw_meta.revision_log); `--check` only reports.
+Every quality gate still runs, so a broken source fails and changes nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +70,20 @@ def _parser() -> argparse.ArgumentParser:
         default=list(SOURCES),
         help=f"comma-separated subset of {','.join(SOURCES)} (default: all)",
     )
+    fix = commands.add_parser(
+        "reconcile",
+        help="re-read sources in full; delete rows they no longer carry (logged)",
+        description="Re-read sources in full through every quality gate, apply revisions and "
+        "delete stored rows the source no longer carries (raw_meta.revision_log). Then run "
+        "`make run` to rebuild the marts.",
+    )
+    fix.add_argument(
+        "--sources",
+        type=_source_list,
+        default=list(SOURCES),
+        help=f"comma-separated subset of {','.join(SOURCES)} (default: all)",
+    )
+    fix.add_argument("--check", action="store_true", help="report what differs, delete nothing")
     return parser
 
 
@@ -128,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "record":
             return record(args.dest, args.sources)
+        if args.command == "reconcile":
+            from orchestration.lib.reconcile import reconcile
+
+            results = reconcile(args.sources, delete=not args.check, out=_out)
+            return 0 if all(r.ok for r in results) else 1
         return 2  # pragma: no cover - argparse rejects unknown commands
     finally:
         crosswind_log.removeHandler(handler)
