@@ -271,9 +271,7 @@ def run_raw_ingestion(
         outcomes.append(freshness(last_after, tracked, as_of, source))
         # What the source publishes now, where it says (Batch.newest): a frozen copy must show
         # even when the warehouse already holds newer rows from an earlier, current copy.
-        outcomes.append(
-            source_not_frozen({**last_after, **batch.newest}, tracked, as_of, source)
-        )
+        outcomes.append(source_not_frozen({**last_after, **batch.newest}, tracked, as_of, source))
         changed = bool(stats.new_rows or stats.revised_rows or stats.deleted_rows)
         outcomes.append(_stuck_check(con, table, tracked, catalog, rules, source, changed))
     checked = time.perf_counter()
