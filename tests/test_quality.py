@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date, timedelta
 
@@ -291,13 +292,22 @@ def test_a_required_series_without_values_is_an_error_an_optional_one_a_warning(
     assert not outcome.passed and not outcome.blocking
 
 
-def test_empty_margin_history_is_an_error_naming_each_product():
-    outcome = _gate(_margins([]).reindex(columns=CME.names), CME, "cme", rules=CME_RULES)[
-        "series_present"
+def test_empty_margin_history_fails_naming_each_product_and_where_margins_come_from():
+    empty = _margins([]).reindex(columns=CME.names)
+    # The shipped catalog: margin products are optional (no open CME feed), so a WARN.
+    outcome = _gate(empty, CME, "cme", rules=CME_RULES)["series_present"]
+    assert not outcome.passed and not outcome.blocking
+    assert outcome.summary.startswith("[cme/GC,SI] optional series not supplied: GC, SI")
+    assert "CROSSWIND_MARGIN_FILE" in outcome.summary  # the source says where margins come from
+    # Marked required (a user with a margin history in place): an ERROR.
+    strict = [
+        dataclasses.replace(t, required=True)
+        for t in CME_RULES.tracked(load_catalog(), "cme", CME_RULES)
     ]
+    outcome = _gate(empty, CME, "cme", rules=CME_RULES, tracked=strict)["series_present"]
     assert not outcome.passed and outcome.blocking
     assert outcome.summary.startswith("[cme/GC,SI] required series without any value")
-    assert "CROSSWIND_MARGIN_FILE" in outcome.summary  # the source says where margins come from
+    assert "CROSSWIND_MARGIN_FILE" in outcome.summary
 
 
 def _walcl_weeks(n: int, start=date(2025, 10, 1)) -> pd.DataFrame:

@@ -605,6 +605,8 @@ def series_present(
             parts[-1] += f" ({hint})"
     if optional:
         parts.append(f"optional series not supplied: {', '.join(optional)}")
+        if hint and not required and not have:
+            parts[-1] += f" ({hint})"  # the source gave nothing at all: say where data comes from
     shown = ",".join((required or optional)[:5])
     return Outcome(
         "series_present",

@@ -76,13 +76,14 @@ def _first_message(failure: str, marker: str = "[warehouse]") -> str:
 
 
 def _write_big_fred(snapshot: Path) -> None:
-    """Two long daily histories the warehouse does not have yet (~50,000 new rows)."""
-    day, days = date(1930, 1, 1), []
+    """Two long daily histories the warehouse does not have yet (~26,000 new rows)."""
+    # From DGS2's first_date (1976-06-01): both series are refused before their catalog start.
+    day, days = date(1976, 6, 1), []
     while day <= harness.LAST_DAY:
         if day.weekday() < 5:
             days.append(day)
         day += timedelta(days=1)
-    for n, series_id in enumerate(("SOFR", "DGS2")):
+    for n, series_id in enumerate(("DGS10", "DGS2")):
         rows = [(d, f"{1 + n + (i % 97) / 100:.2f}") for i, d in enumerate(days)]
         (snapshot / "fred" / f"{series_id}.csv").write_text(harness.fred_csv(series_id, rows))
 

@@ -10,14 +10,17 @@ re-read and by `reconcile`, and both are logged in raw_meta.revision_log.
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from orchestration.lib import reconcile
+from orchestration.lib.catalog import load_catalog
 from orchestration.lib.raw_assets import input_problems
 from orchestration.lib.raw_tables import SHILLER
 from tests.faults import harness
@@ -147,18 +150,12 @@ CASES = {
         "series_present",
         None,
     ),
+    # Refused by name before anything is read (sources.base.contained_file), not "absent".
     "required_series_dangling_symlink": (
         "fred",
         _dangling_symlink,
-        ["[fred/WALCL]", "required series without any value"],
-        "series_present",
+        ["[fred/WALCL]", "is a symlink to a file that does not exist; refused"],
         None,
-    ),
-    "cme_zero_rows": (
-        "cme",
-        _margins(harness.MARGIN_HEADER + "\n"),
-        ["[cme/GC,SI]", "required series without any value", "no longer carries"],
-        "series_present",
         None,
     ),
 }
@@ -319,3 +316,34 @@ def test_a_frozen_shiller_workbook_warns_and_the_report_says_so(replay_wh, tmp_p
     assert "Inputs: missing, frozen or stuck" in page and "[shiller] frozen" in page
     assert "problem(s), see Inputs below" in written.summary_md
     assert _rows(replay_wh.db, f"SELECT count(*) FROM {SHILLER.qualified}")[0][0] > 1000
+
+
+def test_cme_with_zero_rows_is_never_fresh(replay_wh, tmp_path, monkeypatch):
+    """The shipped catalog makes margin products optional (no open CME feed, no rows in the
+    repository): an empty history fails `series_present` as a WARN and loses nothing. A user who
+    marks them required gets a blocking error naming each product instead."""
+    before = replay_wh.state()
+    good = _snapshot_files(replay_wh.snapshot)
+    _margins(harness.MARGIN_HEADER + "\n")(replay_wh.snapshot)
+    warned = replay_wh.run("cme")
+    assert warned.success, harness.failure_text(warned)
+    failed = {e.check_name: e for e in warned.get_asset_check_evaluations() if not e.passed}
+    assert failed["series_present"].severity == dg.AssetCheckSeverity.WARN
+    assert "[cme/GC,SI]" in failed["series_present"].description
+    assert "no longer carries" in failed["no_rows_dropped"].description
+    assert replay_wh.state().build == before.build  # nothing lost (serving was republished)
+    before = replay_wh.state()
+
+    catalog = Path(os.environ["CROSSWIND_CATALOG"])
+    strict = catalog.read_text(encoding="utf-8").replace("required: false}", "required: true}")
+    assert strict.count("required: true}") == 2  # GC and SI
+    strict_path = tmp_path / "strict.yaml"
+    strict_path.write_text(strict, encoding="utf-8")
+    monkeypatch.setenv("CROSSWIND_CATALOG", str(strict_path))
+    load_catalog.cache_clear()
+    replay_wh.assert_rejected(
+        "cme", before, "[cme/GC,SI]", "required series without any value", check="series_present"
+    )
+    _restore(replay_wh.snapshot, good)
+    replay_wh.assert_recovers("cme", before)
+    load_catalog.cache_clear()

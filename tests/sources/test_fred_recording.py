@@ -16,6 +16,7 @@ import duckdb
 from orchestration import cli
 from orchestration.defs.ingestion.fred.assets import fred_observations
 from orchestration.sources import fred
+from tests.support.catalog import catalog_requiring
 from tests.support.fred_api import FakeFredApi, FakeSeries
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -75,6 +76,9 @@ def test_replaying_an_api_recording_loads_what_the_live_run_loaded(
     monkeypatch.delenv("CROSSWIND_SNAPSHOT_DIR", raising=False)
     monkeypatch.setenv("FRED_API_KEY", KEY)
     monkeypatch.setenv("CROSSWIND_FRED_API_URL", http_server.url("/fred"))
+    # The fake serves four series: the others are optional here, or series_present would fail.
+    served = [s.id for s in _series()]
+    monkeypatch.setenv("CROSSWIND_CATALOG", str(catalog_requiring(served, tmp_path / "cat.yaml")))
 
     _load(monkeypatch, CROSSWIND_SOURCE="live", CROSSWIND_WAREHOUSE_DIR=str(tmp_path / "live"))
     recording = tmp_path / "recording"
