@@ -103,16 +103,12 @@ class FakeServices(LoopbackServer):
     def respond(self, request: Request) -> Reply:
         host = request.proxied_host
         if host is not None:
-            answer = Answer(
-                Reply.text(f"crosswind rehearsal: no internet ({host} is not faked)", 403),
-                BLOCKED,
-            )
-            service = host
-        else:
-            service, answer = self._answer(request)
-        with self._lock:
-            if answer.origin == BLOCKED:
+            with self._lock:
                 self.blocked[host] += 1
+                self.log.append((BLOCKED, request.target, 403, BLOCKED))
+            return Reply.text(f"crosswind rehearsal: no internet ({host} is not faked)", 403)
+        service, answer = self._answer(request)
+        with self._lock:
             self.served[(service, answer.origin)] += 1
             self.log.append((service, request.path, answer.reply.status, answer.origin))
         return answer.reply
