@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(WAREHOUSE_DIR)/dagster_home
 DG := $(UV) run --frozen dg
 DBT := $(UV) run --frozen dbt
 
-.PHONY: install run demo dev test lint manifest sample docs bench
+.PHONY: install run demo dev test lint manifest sample docs bench rehearse
 
 $(UV):
 	python3 -m pip install --quiet --user uv==0.13.8
@@ -38,6 +38,13 @@ demo: export DAGSTER_HOME = $(CURDIR)/warehouse/sample/dagster_home
 demo: install
 	@mkdir -p $(DAGSTER_HOME)
 	$(DG) launch --job refresh_job
+
+## The live job against loopback fakes of every service, answering recorded bodies (README,
+## "Live mode"); into warehouse/rehearsal/. No internet needed.
+WIRE_DIR ?= ../shared/wire
+SNAPSHOT_DIR ?= ../shared/snapshot
+rehearse: install
+	$(UV) run --frozen crosswind rehearse --wire $(WIRE_DIR) --snapshot $(SNAPSHOT_DIR)
 
 ## The Dagster UI on http://127.0.0.1:3000
 dev: install
