@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.lib.errors import CrosswindError
+from orchestration.lib.failures import collect
 from orchestration.lib.raw_tables import (
     CME,
     DROPS,
@@ -44,11 +44,11 @@ from orchestration.lib.settings import REPO_ROOT
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.answers import ORIGINS
 from orchestration.rehearsal.fake import URL_VARIABLES, FakeServices
+from orchestration.sources.registry import SOURCES
 
 JOB = "refresh_job"
 MARKER = ".crosswind-rehearsal"  # only folders carrying it may be wiped by --fresh
 LOG_FILE = "rehearsal.log"
-SOURCES = ("fred", "treasury", "mof", "markets", "shiller", "cme", "drops")
 RAW_TABLES: dict[str, tuple[RawTable, ...]] = {
     "fred": (FRED, FRED_METADATA),
     "treasury": (TREASURY,),
@@ -60,13 +60,11 @@ RAW_TABLES: dict[str, tuple[RawTable, ...]] = {
 }
 # Settings a user may have exported for their own runs that would take a client off the fake.
 CLEARED = (*URL_VARIABLES, "FRED_API_KEY", "CROSSWIND_MARKETS_DIR", "CROSSWIND_SNAPSHOT_DIR")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
 class SourceOutcome:
     rows_in_batch: int = 0
-    new_rows: int = 0
     materialized: bool = False
     checks: Counter = field(default_factory=Counter)  # passed / warned / failed
     failure: str | None = None
@@ -94,6 +92,7 @@ class Rehearsal:
     outcome: RunOutcome
     served: dict[tuple[str, str], int]  # (service, origin) -> requests
     blocked: dict[str, int]  # host -> requests refused
+    requests: list[tuple[str, str, int, str]]  # (service, path, status, origin), in order
     seconds: float
 
 
@@ -107,17 +106,21 @@ def pick_fred_mode(mode: str, wire: Path) -> str:
 
 
 def prepare_warehouse(folder: Path, fresh: bool) -> None:
+    """Create the rehearsal folder; `fresh` empties it, but only if a rehearsal made it."""
+    made_here = (folder / MARKER).is_file()
     if fresh and folder.exists():
-        if not (folder / MARKER).is_file():
+        if not made_here:
             raise CrosswindError(
                 f"--fresh refuses to delete {folder}: it is not a rehearsal warehouse "
                 f"(no {MARKER} file); delete it yourself or pick another --warehouse"
             )
         shutil.rmtree(folder)
+    new = not folder.exists() or not any(folder.iterdir())
     home = folder / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()  # Dagster's defaults; without the file it warns every run
-    (folder / MARKER).write_text("written by `crosswind rehearse`; safe to delete\n")
+    if new or made_here:  # a folder the user already had is never marked as disposable
+        (folder / MARKER).write_text("written by `crosswind rehearse`; --fresh may delete this\n")
 
 
 def drop_margin_history(snapshot: Path | None, folder: Path) -> Path | None:
@@ -188,7 +191,14 @@ def rehearse(
         out(f"  ERROR: the FRED key reached {log_path}")
         ok = False
     return Rehearsal(
-        0 if ok else 1, mode, warehouse, outcome, dict(fake.served), dict(fake.blocked), seconds
+        0 if ok else 1,
+        mode,
+        warehouse,
+        outcome,
+        dict(fake.served),
+        dict(fake.blocked),
+        list(fake.log),
+        seconds,
     )
 
 
@@ -222,10 +232,8 @@ def read_run(home: Path) -> RunOutcome:
                 if key in source_of:
                     stats = outcome.sources[source_of[key]]
                     stats.materialized = True
-                    for name in ("rows_in_batch", "new_rows"):
-                        value = metadata.get(name)
-                        if value is not None:
-                            setattr(stats, name, getattr(stats, name) + int(value.value))
+                    rows = metadata.get("rows_in_batch")
+                    stats.rows_in_batch += int(rows.value) if rows is not None else 0
                 elif key[0] == "marts":
                     outcome.marts_built.append(key[-1])
                 elif key[0] == "serving":
@@ -242,17 +250,13 @@ def read_run(home: Path) -> RunOutcome:
                     outcome.sources[source_of[key]].checks[verdict] += 1
                 else:
                     outcome.other_checks[verdict] += 1
-            elif kind == DagsterEventType.STEP_FAILURE:
-                data = event.event_specific_data
-                user = getattr(data, "user_failure_data", None)
-                message = (getattr(user, "description", None) or "") or (
-                    data.error.message if data.error is not None else event.message or ""
-                )
-                message = _ANSI.sub("", message).strip().splitlines()[0][:300]
-                if event.step_key in source_of:
-                    outcome.sources[source_of[event.step_key]].failure = message
+        if not run.is_success:
+            for step in collect(instance, run, "", home.parent).failed_steps:
+                message = (step["description"] or step["error"]).strip().splitlines()[0][:300]
+                if step["step"] in source_of:
+                    outcome.sources[source_of[step["step"]]].failure = message
                 else:
-                    outcome.other_failures.append(f"{event.step_key}: {message}")
+                    outcome.other_failures.append(f"{step['step']}: {message}")
     return outcome
 
 
