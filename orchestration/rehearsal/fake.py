@@ -22,7 +22,7 @@ from pathlib import Path
 
 from orchestration.lib.catalog import Catalog, load_catalog
 from orchestration.rehearsal import layout
-from orchestration.rehearsal.answers import BLOCKED, MISSING, Answer, Folder
+from orchestration.rehearsal.answers import BLOCKED, GENERATED, MISSING, Answer, Folder
 from orchestration.rehearsal.fiscaldata import FiscaldataFake
 from orchestration.rehearsal.fred import FredFake
 from orchestration.rehearsal.loopback import LoopbackServer, Reply, Request
@@ -82,6 +82,7 @@ class FakeServices(LoopbackServer):
         self.served: Counter[tuple[str, str]] = Counter()
         self.blocked: Counter[str] = Counter()
         self.log: list[tuple[str, str, int, str]] = []  # (service, target, status, origin)
+        self.errors: list[str] = []
 
     def environment(self, fred_api_key: str | None) -> dict[str, str]:
         """The variables that point every live client here; FRED_API_KEY picks the FRED API."""
@@ -107,7 +108,14 @@ class FakeServices(LoopbackServer):
                 self.blocked[host] += 1
                 self.log.append((BLOCKED, request.target, 403, BLOCKED))
             return Reply.text(f"crosswind rehearsal: no internet ({host} is not faked)", 403)
-        service, answer = self._answer(request)
+        try:
+            service, answer = self._answer(request)
+        except Exception as exc:  # a recorded body the fake cannot read: say so, keep serving
+            service = "fake-error"
+            message = f"crosswind rehearsal: the fake failed on {request.path}: {exc!r}"
+            answer = Answer(Reply.text(message, 500), GENERATED)
+            with self._lock:
+                self.errors.append(message)
         with self._lock:
             self.served[(service, answer.origin)] += 1
             self.log.append((service, request.path, answer.reply.status, answer.origin))

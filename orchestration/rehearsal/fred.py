@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -323,13 +324,13 @@ class FredFake:
             found.from_wire = True
             for day, value in _graph_rows(graph, series_id):
                 by_day[day] = Observation(day, value, published(day))
-        api = self.wire.read(f"fred/api/series/observations/{series_id}.xml")
+        api = _document(self.wire, "fred/api/series/observations", series_id)
         if api is not None:
             found.from_wire = True
             by_day.update({row.day: row for row in _api_rows(api)})
-        metadata = self.wire.read(f"fred/api/series/{series_id}.xml")
+        metadata = _document(self.wire, "fred/api/series", series_id)
         if metadata is not None:
-            found.wire_metadata = dict(ET.fromstring(metadata).find("series").attrib)
+            found.wire_metadata = {k: str(v) for k, v in metadata["seriess"][0].items()}
         if not by_day and found.wire_metadata is None:
             return None
         found.rows = [by_day[d] for d in sorted(by_day)]
@@ -375,12 +376,22 @@ def _graph_rows(payload: bytes, series_id: str) -> list[tuple[date, str]]:
     return rows
 
 
-def _api_rows(payload: bytes) -> list[Observation]:
-    """A recorded observations XML -> rows; those current when recorded stay current."""
-    root = ET.fromstring(payload)
-    recorded_end = root.get("realtime_end")
+def _document(folder: Folder, endpoint: str, series_id: str) -> dict | None:
+    """A recorded plain reply, XML or JSON, as FRED's JSON shape: root attributes plus a list
+    of child attribute dicts under the plural tag (`observations`, `seriess`)."""
+    payload = folder.read(f"{endpoint}/{series_id}.xml")
+    if payload is not None:
+        root = ET.fromstring(payload)
+        return {**root.attrib, root.tag: [dict(child.attrib) for child in root]}
+    payload = folder.read(f"{endpoint}/{series_id}.json")
+    return json.loads(payload) if payload is not None else None
+
+
+def _api_rows(document: dict) -> list[Observation]:
+    """A recorded observations reply -> rows; those current when recorded stay current."""
+    recorded_end = document.get("realtime_end")
     rows = []
-    for node in root.iter("observation"):
+    for node in document.get("observations", []):
         until = node.get("realtime_end")
         rows.append(
             Observation(

@@ -183,13 +183,12 @@ def rehearse(
             )
     seconds = time.monotonic() - started
     outcome = read_run(warehouse / "dagster_home")
-    lines = summary(outcome, fake, mode, dropped, warehouse, log_path, seconds, proc.returncode)
-    for line in lines:
+    leaked = bool(api_key) and api_key in log_path.read_text(errors="replace")
+    ok = outcome.success and proc.returncode == 0 and not (fake.blocked or fake.errors or leaked)
+    for line in summary(outcome, fake, mode, dropped, warehouse, log_path, seconds, ok):
         out(line)
-    ok = outcome.success and proc.returncode == 0 and not fake.blocked
-    if api_key and api_key in log_path.read_text(errors="replace"):
+    if leaked:
         out(f"  ERROR: the FRED key reached {log_path}")
-        ok = False
     return Rehearsal(
         0 if ok else 1,
         mode,
@@ -277,7 +276,7 @@ def summary(
     warehouse: Path,
     log_path: Path,
     seconds: float,
-    returncode: int,
+    ok: bool,
 ) -> list[str]:
     from orchestration.lib.serving import exports_path, serving_path
 
@@ -309,6 +308,7 @@ def summary(
             f"blocked   {blocked} request(s) for the internet, from a client not pointed at the "
             f"fake: {hosts}"
         )
+    lines.extend(f"fake      ERROR {error}" for error in fake.errors[:5])
     missing = sorted(set(outcome.marts_expected) - set(outcome.marts_built))
     marts = f"{len(set(outcome.marts_built))} of {len(outcome.marts_expected)} marts built"
     checks = "/".join(str(outcome.other_checks[v]) for v in ("passed", "warned", "failed"))
@@ -317,7 +317,7 @@ def summary(
     lines.append(f"dbt       {marts}")
     lines.append(f"          other checks (dbt tests, catalog) passed/warned/failed: {checks}")
     lines.extend(f"          FAILED: {failure}" for failure in outcome.other_failures)
-    verdict = "succeeded" if outcome.success and returncode == 0 and not blocked else "FAILED"
+    verdict = "succeeded" if ok else "FAILED"
     run = outcome.run_id[:8] if outcome.run_id else "(no run recorded)"
     lines.append(f"run       {verdict}: {JOB} {run} in {seconds:.0f} s (FRED via {fred_mode})")
     lines.append(f"outputs   warehouse  {warehouse / 'crosswind.duckdb'}")

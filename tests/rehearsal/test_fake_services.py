@@ -452,3 +452,34 @@ def _live():
     from orchestration.lib.settings import load_settings
 
     return load_settings({"CROSSWIND_SOURCE": "live"})
+
+
+def test_recorded_json_replies_answer_xml_requests_too(tmp_path):
+    folder = tmp_path / "fred" / "api" / "series" / "observations"
+    folder.mkdir(parents=True)
+    rows = [("2026-01-29", "3.52"), ("2026-01-30", ".")]
+    recorded_reply = {
+        "realtime_start": "2026-02-02",
+        "realtime_end": "2026-02-02",
+        "observations": [
+            {"realtime_start": "2026-02-02", "realtime_end": "2026-02-02", "date": d, "value": v}
+            for d, v in rows
+        ],
+    }
+    (folder / "DGS2.json").write_text(json.dumps(recorded_reply))
+    with FakeServices(tmp_path, None, today=TODAY) as server:
+        as_json = api(server, "series/observations", series_id="DGS2", file_type="json")
+        as_xml = ET.fromstring(api(server, "series/observations", series_id="DGS2").content)
+        assert server.served_by(layout.FRED_API) == {answers.WIRE: 1, answers.DERIVED: 1}
+    assert as_json.content == (folder / "DGS2.json").read_bytes()
+    assert [(o.get("date"), o.get("value")) for o in as_xml] == rows
+    assert {o.get("realtime_start") for o in as_xml} == {TODAY.isoformat()}  # still current
+
+
+def test_a_recorded_body_the_fake_cannot_read_is_a_500_it_reports(tmp_path):
+    (tmp_path / "fiscaldata").mkdir()
+    (tmp_path / "fiscaldata" / "operating_cash_balance@page[number]=9.json").write_text("{not json")
+    with FakeServices(tmp_path, None, today=TODAY) as server:
+        reply = get(server, "/services/api/fiscal_service/v1/accounting/dts/operating_cash_balance")
+        assert reply.status_code == 500 and "the fake failed" in reply.text
+        assert len(server.errors) == 1 and "JSONDecodeError" in server.errors[0]
