@@ -26,9 +26,11 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from xml.sax.saxutils import quoteattr
 
 from orchestration.lib.catalog import Catalog, Series
@@ -87,7 +89,7 @@ class FredSeries:
     from_wire: bool = False
     wire_metadata: dict[str, str] | None = None
 
-    @property
+    @cached_property
     def vintages(self) -> list[date]:
         return sorted({row.vintage for row in self.rows})
 
@@ -194,7 +196,8 @@ class FredFake:
             rows = [r for r in series.rows if any(r.vintage <= v <= r.until for v in wanted)]
         else:
             start, end = self._realtime(request, self.today, self.today)
-            in_period = sum(1 for v in series.vintages if start <= v <= end)
+            vintages = series.vintages
+            in_period = bisect_right(vintages, end) - bisect_left(vintages, start)
             self._cap(series, in_period, start, end)
             rows = [r for r in series.rows if r.vintage <= end and r.until >= start]
         rows = [r for r in rows if observation_start <= r.day <= observation_end]
