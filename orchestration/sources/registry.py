@@ -1,7 +1,7 @@
 """Source name -> its module's `make_source(settings)`, imported only when asked for.
 
 Lazy imports keep `crosswind record --sources fred` from importing (and failing on) the
-optional dependencies of sources it does not touch, e.g. yfinance for markets.
+modules of sources it does not touch.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ valuation as (
         valuation.cape,
         valuation.cape_z_30y,
         valuation.trailing_pe,
-        valuation.buffett_indicator
+        valuation.buffett_indicator_pct
     from {{ ref('fct_valuation_monthly') }} as valuation
     left join valuation_lag
         on true
@@ -151,7 +151,7 @@ with_valuation as (
         valuation.cape,
         valuation.cape_z_30y,
         valuation.trailing_pe,
-        valuation.buffett_indicator
+        valuation.buffett_indicator_pct
     from joined
     asof left join valuation
         on joined.date >= valuation.valuation_published_date
@@ -191,7 +191,7 @@ select
     cape,
     cape_z_30y,
     trailing_pe,
-    buffett_indicator,
+    buffett_indicator_pct,
     fed_total_assets_age_days,
     tga_age_days,
     on_rrp_age_days,
