@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import urlsplit
 
 from orchestration.rehearsal.answers import (
     DERIVED,
@@ -29,11 +28,10 @@ from orchestration.rehearsal.answers import (
 )
 from orchestration.rehearsal.layout import SHILLER_PAGE, SHILLER_WORKBOOK, WireRequest
 from orchestration.rehearsal.loopback import Reply, Request
-from orchestration.sources.shiller import DEFAULT_URL
 
 PAGE_PATH = "/shillerdata/"
-# The workbook folder of the real download address, on the fake's host.
-DOWNLOADS = urlsplit(DEFAULT_URL).path.rsplit("/", 1)[0]
+# The real site's download folder (img1.wsimg.com), on the fake's host.
+DOWNLOADS = "/blobby/go/e5e77e0b-59d1-44d9-ab25-4763ac982e53/downloads"
 OLD_ADDRESS = f"{DOWNLOADS}/{SHILLER_WORKBOOK}"
 XLS = "application/vnd.ms-excel"
 _ABSOLUTE_XLS = re.compile(r"""https?://[^\s"'<>]+?(/[^\s"'<>?]+\.xlsx?)(\?[^\s"'<>]*)?""")

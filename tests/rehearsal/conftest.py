@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 import xlwt
 
+from orchestration.lib.catalog import load_catalog
+from orchestration.rehearsal.shiller import OLD_ADDRESS
 from tests.faults.harness import business_days, fred_csv, mof_csv, mof_rows, tga_csv, wednesdays
 from tests.support.snapshot import REPO_ROOT, SNAPSHOT_DIR, snapshot_present
 
 WIRE_DIR = (REPO_ROOT / ".." / "shared" / "wire").resolve()
 KEY = "0123456789abcdef0123456789abcdef"  # FRED's key shape: 32 lower-case letters and digits
+# The real address without an upload folder, the one that serves the copy frozen in 2024.
+OLD_WORKBOOK_URL = "https://img1.wsimg.com" + OLD_ADDRESS
 
 
 def wire_present() -> bool:
@@ -73,13 +77,19 @@ def small_snapshot(tmp_path) -> Path:
     (root / "fred" / "WALCL.csv").write_text(fred_csv("WALCL", walcl))
     dgs10 = [(d, "." if i == 3 else f"{4 + i / 100:.2f}") for i, d in enumerate(business_days())]
     (root / "fred" / "DGS10.csv").write_text(fred_csv("DGS10", dgs10, header="DATE"))
+    unrate = [(m, f"{4 + m.month / 10:.1f}") for m in month_starts(date(2025, 12, 1), 24)]
+    (root / "fred" / "UNRATE.csv").write_text(fred_csv("UNRATE", unrate))
     (root / "treasury" / "tga_daily.csv").write_text(tga_csv())
     (root / "mof" / "jgbcm_all.csv").write_bytes(mof_csv(mof_rows(business_days())))
     (root / "shiller" / "ie_data.xls").write_bytes(
         shiller_workbook(month_starts(date(2025, 12, 1), 24))
     )
-    bars = "".join(f"{d},{90 + i % 7}.5\n" for i, d in enumerate(business_days()))
-    (root / "markets" / "MOVE.csv").write_text("date,close\n" + bars)
+    # Every catalog market series: the live client treats a symbol Yahoo lacks as an error.
+    for series in load_catalog().for_source("markets"):
+        low, high = series.range
+        close = [low + (high - low) * (0.3 + i % 7 / 100) for i in range(len(business_days()))]
+        bars = "".join(f"{d},{c:.4f}\n" for d, c in zip(business_days(), close, strict=True))
+        (root / "markets" / f"{series.id}.csv").write_text("date,close\n" + bars)
     ohlc = "".join(
         f"{d},{100 + i},{105 + i},{95 + i},{101 + i},{1000 * i}\n"
         for i, d in enumerate(business_days())

@@ -25,8 +25,8 @@ from orchestration.rehearsal.mof import FOOTNOTE
 from orchestration.rehearsal.shiller import OLD_ADDRESS
 from orchestration.sources import fred, mof, shiller, treasury
 from orchestration.sources.mof import parse_era_date, parse_jgbcm
-from tests.faults.harness import business_days, fred_csv, tga_values
-from tests.rehearsal.conftest import KEY, shiller_workbook
+from tests.faults.harness import business_days, fred_csv, tga_values, wednesdays
+from tests.rehearsal.conftest import KEY, OLD_WORKBOOK_URL, shiller_workbook
 
 CATALOG = load_catalog()
 TODAY = date(2026, 11, 30)
@@ -197,13 +197,19 @@ def test_the_genuine_cap_error_is_served_byte_for_byte(wire_dir, shared_snapshot
     assert dgs10.status_code == 400 and "vintage dates" in dgs10.text  # ~16,000 in the snapshot
 
 
-def test_todays_fredapi_client_reads_metadata_and_vintages(fake):
+def test_the_fred_api_client_reads_metadata_values_and_vintages(fake):
+    """Current values for WALCL; every vintage, in windows, for UNRATE (catalog `vintages`)."""
     source = fred.FredApiSource(KEY, fake.url("/fred"), HttpClient("fred", redact=(KEY,)))
-    batch = source.fetch([CATALOG.series["WALCL"], CATALOG.series["SOFR"]])
+    batch = source.fetch([CATALOG.series[s] for s in ("WALCL", "UNRATE", "SOFR")])
     assert batch.absent == ["SOFR"]
     assert batch.series_metadata["WALCL"]["units"] == "Millions of U.S. Dollars"
-    first = batch.frame.iloc[0]
-    assert (first["date"], first["realtime_start"].date()) == (date(2025, 10, 1), date(2025, 10, 2))
+    walcl = batch.frame[batch.frame["series_id"] == "WALCL"]
+    assert len(walcl) == len(wednesdays()) and walcl["realtime_start"].isna().all()
+    unrate = batch.frame[batch.frame["series_id"] == "UNRATE"].iloc[0]
+    lag = timedelta(days=CATALOG.series["UNRATE"].release_lag_days)
+    assert unrate["realtime_start"].date() == unrate["date"] + lag  # first published
+    # WALCL: series + observations; UNRATE: series + vintagedates + one window; SOFR: the error.
+    assert fake.served_by(layout.FRED_API) == {answers.SNAPSHOT: 5, answers.GENERATED: 1}
 
 
 def test_recorded_api_bodies_are_served_as_recorded_and_cut_for_other_requests(wire_dir):
@@ -355,14 +361,11 @@ def test_a_recorded_page_keeps_the_client_on_the_fake(tmp_path, small_snapshot):
         assert f'href="{server.base_url}/blobby/go/x/downloads/7f/ie_data.xls?ver=1"' in page
 
 
-def test_todays_shiller_client_reads_the_workbook_the_page_links(fake):
-    url = next(
-        part.split('"')[0]
-        for part in get(fake, "/shillerdata/").text.split('href="')
-        if "ie_data.xls" in part.split('"')[0]
-    )
-    batch = shiller.ShillerLive(url, HttpClient("shiller")).fetch(CATALOG.for_source("shiller"))
+def test_the_shiller_client_finds_the_current_workbook_on_the_page(fake):
+    live = shiller.ShillerLive(fake.url("/shillerdata/"), client=HttpClient("shiller"))
+    batch = live.fetch(CATALOG.for_source("shiller"))
     assert batch.frame["date"].max() == date(2025, 12, 1)
+    assert live.workbook_url == fake.shiller.current_url()
 
 
 # -- Yahoo ---------------------------------------------------------------------------------------
@@ -428,7 +431,7 @@ def test_a_client_that_ignores_its_override_is_refused_and_named(fake, monkeypat
         monkeypatch.setenv(name, value)
     client = HttpClient("shiller", max_retries=0)
     with pytest.raises(SourceError, match=r"img1\.wsimg\.com"):
-        client.get(shiller.DEFAULT_URL)
+        client.get(OLD_WORKBOOK_URL)
     assert dict(fake.blocked) == {"img1.wsimg.com:443": 1}
     assert os.environ["NO_PROXY"] == "127.0.0.1,localhost"
     # The fake itself stays reachable through the same environment.

@@ -8,8 +8,8 @@ import pytest
 
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.layout import wire_request
-from orchestration.sources import fred, shiller, treasury
-from tests.rehearsal.conftest import KEY
+from orchestration.sources import fred, treasury
+from tests.rehearsal.conftest import KEY, OLD_WORKBOOK_URL
 
 DTS = treasury.DEFAULT_URL
 
@@ -41,8 +41,8 @@ DTS = treasury.DEFAULT_URL
         ("mof", "https://www.mof.go.jp/jgbs/reference/interest_rate/data/jgbcm_all.csv",
          "mof/jgbcm_all.csv"),
         ("mof", "https://www.mof.go.jp/jgbs/reference/interest_rate/jgbcm.csv", "mof/jgbcm.csv"),
-        ("shiller", shiller.DEFAULT_URL, "shiller/ie_data_frozen_2024.xls"),
-        ("shiller", shiller.DEFAULT_URL.replace("/ie_data.xls", "/1a2b/ie_data.xls?ver=17"),
+        ("shiller", OLD_WORKBOOK_URL, "shiller/ie_data_frozen_2024.xls"),
+        ("shiller", OLD_WORKBOOK_URL.replace("/ie_data.xls", "/1a2b/ie_data.xls?ver=17"),
          "shiller/ie_data.xls"),
         ("shiller", "https://shillerdata.com/", "shiller/page.html"),
         ("markets", "https://query1.finance.yahoo.com/v8/finance/chart/%5ESP500TR"

@@ -32,12 +32,6 @@ ASSETS = {
     "shiller": shiller_monthly,
     "markets": market_daily_bars,
 }
-# Live clients that, on this branch, do not yet speak to the service the fake stands for, or
-# cannot read what it really sends: the other branches of issue 15 fix them.
-PENDING = {
-    "mof": ("impossible date '※", "today's MOF parser stops at the current-month file's "
-            "footnote row (issue 15, MOF; branch h-jpsrc)"),
-}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -72,23 +66,6 @@ def services(source: str) -> list[str]:
     return [s for s, owner in layout.SOURCE_OF.items() if owner == source]
 
 
-def skip_if_pending(source: str, fake: FakeServices, result) -> None:
-    """xfail, saying why, when today's client cannot take part yet; fail on anything else."""
-    if result.success:
-        return
-    text = failure_text(result)
-    if not any(fake.served_by(s) for s in services(source)):
-        blocked = ", ".join(fake.blocked) or "nowhere (no HTTP request at all)"
-        pytest.xfail(
-            f"the {source} live client sent nothing to the fake (it went to {blocked}): its "
-            f"CROSSWIND_*_URL override is not read on this branch yet (issue 15). {text[:300]}"
-        )
-    needle, why = PENDING.get(source, (None, None))
-    if needle and needle in text:
-        pytest.xfail(why)
-    pytest.fail(f"live run against the fake failed:\n{text}")
-
-
 def environment(fake: FakeServices, api_key: str | None, pin_workbook: bool) -> dict[str, str]:
     env = fake.environment(api_key)
     if pin_workbook:  # the documented way round page discovery: pin the workbook address
@@ -116,7 +93,7 @@ def test_a_recording_rehearses_to_the_same_raw_tables(
     with FakeServices(None, small_snapshot) as live:
         live_environment(monkeypatch, environment(live, api_key, pin_workbook), tmp_path / "live")
         result = dg.materialize([ASSETS[source]], raise_on_error=False)
-        skip_if_pending(source, live, result)
+        assert result.success, failure_text(result)
         answered = {s: live.served_by(s) for s in services(source)}
         assert cli.main(["record", "--raw", str(recording), "--sources", source]) == 0
     assert f"[{source}]   recorded " in capsys.readouterr().out
