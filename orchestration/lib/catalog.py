@@ -29,7 +29,7 @@ CATALOG_PATH = DEFAULT_CATALOG_PATH
 SERIES_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9_^=.\-]{0,39}$")
 LAG_RE = re.compile(r"^(\d{1,3})(d|bd)$")
 
-Source = Literal["fred", "treasury", "mof", "markets", "shiller", "drops"]
+Source = Literal["fred", "treasury", "mof", "markets", "shiller", "drops", "ofr"]
 Frequency = Literal["daily", "weekly", "monthly", "quarterly"]
 # Longest gap between two observations of a frequency, in calendar days.
 PERIOD_DAYS = {"daily": 4, "weekly": 7, "monthly": 31, "quarterly": 92}

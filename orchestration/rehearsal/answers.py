@@ -71,7 +71,24 @@ class Folder:
 def recorded(wire: Folder, key: WireRequest) -> Answer | None:
     """The recorded body for exactly this request, served as the service sent it."""
     body = wire.read(key.path)
-    if body is None:
-        return None
-    content_type = CONTENT_TYPES.get(Path(key.path).suffix.lower(), "application/octet-stream")
-    return Answer(Reply.raw(body, content_type), WIRE)
+    return Answer(Reply.raw(body, _content_type(key)), WIRE) if body is not None else None
+
+
+def published_file(wire: Folder, snapshot: Folder, key: WireRequest) -> Answer | None:
+    """A file a service publishes whole (MOF's CSVs, Shiller's workbook, OFR's index): as
+    recorded, else as the snapshot keeps it (the snapshot holds these files byte for byte)."""
+    exact = recorded(wire, key)
+    if exact is not None or not key.plain:
+        return exact
+    kept = snapshot.read(key.path)
+    return Answer(Reply.raw(kept, _content_type(key)), SNAPSHOT) if kept is not None else None
+
+
+def not_found() -> Answer:
+    """A web server's 404 page, for a file neither folder has."""
+    page = "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
+    return Answer(Reply.html(page, status=404), MISSING)
+
+
+def _content_type(key: WireRequest) -> str:
+    return CONTENT_TYPES.get(Path(key.path).suffix.lower(), "application/octet-stream")

@@ -22,7 +22,15 @@ from pathlib import Path
 
 from orchestration.lib.catalog import Catalog, load_catalog
 from orchestration.rehearsal import layout
-from orchestration.rehearsal.answers import BLOCKED, GENERATED, MISSING, Answer, Folder
+from orchestration.rehearsal.answers import (
+    BLOCKED,
+    GENERATED,
+    MISSING,
+    Answer,
+    Folder,
+    not_found,
+    published_file,
+)
 from orchestration.rehearsal.fiscaldata import FiscaldataFake
 from orchestration.rehearsal.fred import FredFake
 from orchestration.rehearsal.loopback import LoopbackServer, Reply, Request
@@ -34,6 +42,7 @@ FRED_API_ROOT = "/fred"
 FRED_GRAPH_PATH = "/graph/fredgraph.csv"
 FISCALDATA_PATH = "/services/api/fiscal_service/v1/accounting/dts/operating_cash_balance"
 MOF_BASE = "/jgbs/reference/interest_rate/"
+OFR_PATH = "/financial-stress-index/data/fsi.csv"
 # Path prefix -> the crosswind source whose client calls it (what layout.wire_request needs).
 MOUNTS = (
     (FRED_API_ROOT + "/", "fred"),
@@ -43,6 +52,7 @@ MOUNTS = (
     (PAGE_PATH, "shiller"),
     ("/blobby/", "shiller"),
     ("/v8/finance/chart/", "markets"),
+    ("/financial-stress-index/", "ofr"),
 )
 # One variable per endpoint: the interface for mirrors and proxies (README, "Live mode").
 URL_VARIABLES = (
@@ -53,6 +63,7 @@ URL_VARIABLES = (
     "CROSSWIND_SHILLER_PAGE_URL",
     "CROSSWIND_SHILLER_URL",
     "CROSSWIND_YAHOO_URL",
+    "CROSSWIND_OFR_URL",
     "CROSSWIND_CME_URL",
 )
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
@@ -93,6 +104,7 @@ class FakeServices(LoopbackServer):
             "CROSSWIND_MOF_URL": self.url(MOF_BASE),
             "CROSSWIND_SHILLER_PAGE_URL": self.url(PAGE_PATH),
             "CROSSWIND_YAHOO_URL": self.base_url,
+            "CROSSWIND_OFR_URL": self.url(OFR_PATH),
             "NO_PROXY": NO_PROXY,
             "no_proxy": NO_PROXY,
         }
@@ -130,6 +142,8 @@ class FakeServices(LoopbackServer):
             return key.service, self.fred.graph_csv(request, key)
         if key.service == layout.FRED_API:
             return key.service, self.fred.api(request, key)
+        if key.service == layout.OFR:
+            return key.service, published_file(self.wire, self.snapshot, key) or not_found()
         fake = {
             layout.FISCALDATA: self.fiscaldata,
             layout.MOF: self.mof,

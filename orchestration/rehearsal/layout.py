@@ -12,6 +12,7 @@ disagree. The layout is that of `../shared/wire/README.md`:
 | `.../fred/<endpoint>?series_id=ID` (vintagedates)  | `fred/api/<endpoint>/ID.xml`          |
 | fiscaldata `.../<dataset>?...`                     | `fiscaldata/<dataset>.json`           |
 | MOF `.../<name>.csv`                               | `mof/<name>.csv`                      |
+| OFR `.../fsi.csv`                                  | `ofr/fsi.csv`                         |
 | Shiller `.../downloads/<folder>/ie_data.xls`       | `shiller/ie_data.xls`                 |
 | Shiller `.../downloads/ie_data.xls` (old address)  | `shiller/ie_data_frozen_2024.xls`     |
 | Shiller's page                                     | `shiller/page.html`                   |
@@ -39,6 +40,7 @@ FISCALDATA = "fiscaldata"
 MOF = "mof"
 SHILLER = "shiller"
 YAHOO = "yahoo"
+OFR = "ofr"
 SOURCE_OF = {
     FRED_GRAPH: "fred",
     FRED_API: "fred",
@@ -46,6 +48,7 @@ SOURCE_OF = {
     MOF: "mof",
     SHILLER: "shiller",
     YAHOO: "markets",
+    OFR: "ofr",
 }
 
 SHILLER_WORKBOOK = "ie_data.xls"
@@ -114,8 +117,8 @@ def wire_request(source: str, url: str) -> WireRequest | None:
     if source == "treasury":
         ext = _param(query, "format") or "json"
         return _build(FISCALDATA, name, query, None, f"fiscaldata/{name}.{ext}", drop={"format"})
-    if source == "mof":
-        return _build(MOF, name, query, None, f"mof/{name}")
+    if source in (MOF, OFR):  # files published whole, named by their file name
+        return _build(source, name, query, None, f"{source}/{name}")
     if source == "shiller":
         if name.lower().endswith((".xls", ".xlsx")):
             old_address = path.rstrip("/").split("/")[-2:-1] == ["downloads"]

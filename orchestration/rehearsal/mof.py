@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from orchestration.rehearsal.answers import DERIVED, MISSING, SNAPSHOT, Answer, Folder, recorded
+from orchestration.rehearsal.answers import (
+    DERIVED,
+    SNAPSHOT,
+    Answer,
+    Folder,
+    not_found,
+    published_file,
+)
 from orchestration.rehearsal.layout import WireRequest
 from orchestration.rehearsal.loopback import Reply, Request
 from orchestration.sources.mof import (
@@ -29,7 +36,6 @@ FOOTNOTE = (
     "※最新のcsvデータがダウンロードできない場合、ご利用のブラウザにおいてキャッシュの削除を"
     "実施し再度ダウンロードください。"
 )
-CONTENT_TYPE = "text/csv"
 
 
 class MofFake:
@@ -38,18 +44,14 @@ class MofFake:
         self.snapshot = snapshot
 
     def answer(self, request: Request, key: WireRequest) -> Answer:
-        exact = recorded(self.wire, key)
-        if exact is not None:
-            return exact
-        kept = self.snapshot.read(key.path)
-        if kept is not None and key.plain:
-            return Answer(Reply.raw(kept, CONTENT_TYPE), SNAPSHOT)
+        found = published_file(self.wire, self.snapshot, key)
+        if found is not None:
+            return found
         if key.ident == CURRENT_FILE and key.plain:
             history, origin = self._history()
             if history is not None:
-                return Answer(Reply.raw(current_month_file(history), CONTENT_TYPE), origin)
-        page = "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
-        return Answer(Reply.html(page, status=404), MISSING)
+                return Answer(Reply.raw(current_month_file(history), "text/csv"), origin)
+        return not_found()
 
     def _history(self) -> tuple[bytes | None, str]:
         name = f"mof/{HISTORY_FILE}"

@@ -29,17 +29,7 @@ from pathlib import Path
 
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.failures import collect
-from orchestration.lib.raw_tables import (
-    CME,
-    DROPS,
-    FRED,
-    FRED_METADATA,
-    MARKETS,
-    MOF,
-    SHILLER,
-    TREASURY,
-    RawTable,
-)
+from orchestration.lib.raw_tables import FRED_METADATA, SOURCE_TABLES, RawTable
 from orchestration.lib.settings import REPO_ROOT
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.answers import ORIGINS
@@ -49,14 +39,10 @@ from orchestration.sources.registry import SOURCES
 JOB = "refresh_job"
 MARKER = ".crosswind-rehearsal"  # only folders carrying it may be wiped by --fresh
 LOG_FILE = "rehearsal.log"
+# The raw tables each source writes (FRED also its series metadata).
 RAW_TABLES: dict[str, tuple[RawTable, ...]] = {
-    "fred": (FRED, FRED_METADATA),
-    "treasury": (TREASURY,),
-    "mof": (MOF,),
-    "markets": (MARKETS,),
-    "shiller": (SHILLER,),
-    "cme": (CME,),
-    "drops": (DROPS,),
+    source: (table, FRED_METADATA) if source == "fred" else (table,)
+    for source, table in SOURCE_TABLES.items()
 }
 # Settings a user may have exported for their own runs that would take a client off the fake.
 CLEARED = (*URL_VARIABLES, "FRED_API_KEY", "CROSSWIND_MARKETS_DIR", "CROSSWIND_SNAPSHOT_DIR")

@@ -20,11 +20,10 @@ import re
 from orchestration.rehearsal.answers import (
     DERIVED,
     GENERATED,
-    MISSING,
-    SNAPSHOT,
     Answer,
     Folder,
-    recorded,
+    not_found,
+    published_file,
 )
 from orchestration.rehearsal.layout import SHILLER_PAGE, SHILLER_WORKBOOK, WireRequest
 from orchestration.rehearsal.loopback import Reply, Request
@@ -33,7 +32,6 @@ PAGE_PATH = "/shillerdata/"
 # The real site's download folder (img1.wsimg.com), on the fake's host.
 DOWNLOADS = "/blobby/go/e5e77e0b-59d1-44d9-ab25-4763ac982e53/downloads"
 OLD_ADDRESS = f"{DOWNLOADS}/{SHILLER_WORKBOOK}"
-XLS = "application/vnd.ms-excel"
 _ABSOLUTE_XLS = re.compile(r"""https?://[^\s"'<>]+?(/[^\s"'<>?]+\.xlsx?)(\?[^\s"'<>]*)?""")
 
 
@@ -54,13 +52,7 @@ class ShillerFake:
                 )
                 return Answer(Reply.html(text), DERIVED)
             return Answer(Reply.html(self._page()), GENERATED)
-        exact = recorded(self.wire, key)
-        if exact is not None:
-            return exact
-        kept = self.snapshot.read(key.path)
-        if kept is not None:
-            return Answer(Reply.raw(kept, XLS), SNAPSHOT)
-        return Answer(Reply.html("<html><body>404 Not Found</body></html>", status=404), MISSING)
+        return published_file(self.wire, self.snapshot, key) or not_found()
 
     def current_workbook(self) -> bytes | None:
         name = f"shiller/{SHILLER_WORKBOOK}"

@@ -60,6 +60,13 @@ MARGIN_COLUMNS = [
 ]
 
 
+def empty_observations() -> pd.DataFrame:
+    """An observation frame with no rows (a source that has nothing to return)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in OBSERVATION_COLUMNS}).astype(
+        {"value": "float64"}
+    )
+
+
 @dataclass
 class Batch:
     """What one fetch returned.

@@ -11,7 +11,7 @@ import importlib
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.settings import Settings
 
-SOURCES = ("fred", "treasury", "mof", "markets", "shiller", "cme", "drops")
+SOURCES = ("fred", "treasury", "mof", "markets", "shiller", "cme", "drops", "ofr")
 
 
 def make_source(name: str, settings: Settings):

@@ -71,7 +71,7 @@ def month_starts(last: date, count: int) -> list[date]:
 def small_snapshot(tmp_path) -> Path:
     """A snapshot folder in the replay layout with a few rows of each source (synthetic)."""
     root = tmp_path / "snapshot"
-    for folder in ("fred", "treasury", "mof", "shiller", "markets"):
+    for folder in ("fred", "treasury", "mof", "shiller", "markets", "ofr"):
         (root / folder).mkdir(parents=True)
     walcl = [(d, f"{6_580_000 + 1_000 * i}") for i, d in enumerate(wednesdays())]
     (root / "fred" / "WALCL.csv").write_text(fred_csv("WALCL", walcl))
@@ -80,6 +80,15 @@ def small_snapshot(tmp_path) -> Path:
     unrate = [(m, f"{4 + m.month / 10:.1f}") for m in month_starts(date(2025, 12, 1), 24)]
     (root / "fred" / "UNRATE.csv").write_text(fred_csv("UNRATE", unrate))
     (root / "treasury" / "tga_daily.csv").write_text(tga_csv())
+    # OFR's header; the five categories add up to the index, and so do the three regions.
+    fsi = "Date,OFR FSI,Credit,Equity valuation,Safe assets,Funding,Volatility,United States," \
+          "Other advanced economies,Emerging markets\n"  # fmt: skip
+    for i, d in enumerate(business_days()):
+        parts = [0.1 * (i % 5), -0.2, 0.3, 0.05, 0.15]
+        regions = [sum(parts) - 0.5, 0.3, 0.2]
+        fsi += ",".join([d.isoformat(), *(f"{v:.3f}" for v in [sum(parts), *parts, *regions])])
+        fsi += "\n"
+    (root / "ofr" / "fsi.csv").write_text(fsi)
     (root / "mof" / "jgbcm_all.csv").write_bytes(mof_csv(mof_rows(business_days())))
     (root / "shiller" / "ie_data.xls").write_bytes(
         shiller_workbook(month_starts(date(2025, 12, 1), 24))

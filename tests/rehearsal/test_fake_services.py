@@ -486,3 +486,14 @@ def test_a_recorded_body_the_fake_cannot_read_is_a_500_it_reports(tmp_path):
         reply = get(server, "/services/api/fiscal_service/v1/accounting/dts/operating_cash_balance")
         assert reply.status_code == 500 and "the fake failed" in reply.text
         assert len(server.errors) == 1 and "JSONDecodeError" in server.errors[0]
+
+
+# -- OFR -----------------------------------------------------------------------------------------
+
+
+def test_ofr_file_is_served_as_published_and_missing_without_one(fake, tmp_path):
+    reply = get(fake, "/financial-stress-index/data/fsi.csv")
+    assert reply.content == (_snapshot(fake) / "ofr/fsi.csv").read_bytes()
+    assert fake.served_by(layout.OFR) == {answers.SNAPSHOT: 1}
+    with FakeServices(None, tmp_path, today=TODAY) as empty:
+        assert get(empty, "/financial-stress-index/data/fsi.csv").status_code == 404

@@ -8,7 +8,7 @@ import pytest
 
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.layout import wire_request
-from orchestration.sources import fred, treasury
+from orchestration.sources import fred, ofr, treasury
 from tests.rehearsal.conftest import KEY, OLD_WORKBOOK_URL
 
 DTS = treasury.DEFAULT_URL
@@ -41,6 +41,7 @@ DTS = treasury.DEFAULT_URL
         ("mof", "https://www.mof.go.jp/jgbs/reference/interest_rate/data/jgbcm_all.csv",
          "mof/jgbcm_all.csv"),
         ("mof", "https://www.mof.go.jp/jgbs/reference/interest_rate/jgbcm.csv", "mof/jgbcm.csv"),
+        ("ofr", ofr.DEFAULT_URL, "ofr/fsi.csv"),
         ("shiller", OLD_WORKBOOK_URL, "shiller/ie_data_frozen_2024.xls"),
         ("shiller", OLD_WORKBOOK_URL.replace("/ie_data.xls", "/1a2b/ie_data.xls?ver=17"),
          "shiller/ie_data.xls"),

@@ -14,6 +14,7 @@ from orchestration import cli
 from orchestration.defs.ingestion.fred.assets import fred_observations
 from orchestration.defs.ingestion.markets.assets import market_daily_bars
 from orchestration.defs.ingestion.mof.assets import mof_jgb_yields
+from orchestration.defs.ingestion.ofr.assets import ofr_financial_stress_index
 from orchestration.defs.ingestion.shiller.assets import shiller_monthly
 from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
 from orchestration.lib.http import HttpClient, tapped
@@ -31,6 +32,7 @@ ASSETS = {
     "mof": mof_jgb_yields,
     "shiller": shiller_monthly,
     "markets": market_daily_bars,
+    "ofr": ofr_financial_stress_index,
 }
 
 
@@ -83,8 +85,9 @@ def environment(fake: FakeServices, api_key: str | None, pin_workbook: bool) -> 
         ("shiller", None, False),
         ("shiller", None, True),
         ("markets", None, False),
+        ("ofr", None, False),
     ],
-    ids=["fred-csv", "fred-api", "treasury", "mof", "shiller", "shiller-pinned", "markets"],
+    ids=["fred-csv", "fred-api", "treasury", "mof", "shiller", "shiller-pinned", "markets", "ofr"],
 )
 def test_a_recording_rehearses_to_the_same_raw_tables(
     source, api_key, pin_workbook, small_snapshot, tmp_path, monkeypatch, capsys
