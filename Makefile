@@ -38,11 +38,11 @@ demo: install
 	$(WITH_ENV) --set CROSSWIND_SOURCE=sample -- dg launch --job refresh_job
 
 ## The live job against loopback fakes of every service, answering recorded bodies (README,
-## "Live mode"); into warehouse/rehearsal/. No internet needed.
-WIRE_DIR ?= ../shared/wire
-SNAPSHOT_DIR ?= ../shared/snapshot
+## "Live mode"), into warehouse/rehearsal/; no internet needed. WIRE_DIR / SNAPSHOT_DIR choose.
+export CW_WIRE_DIR := $(or $(WIRE_DIR),../shared/wire)
+export CW_SNAPSHOT_DIR := $(or $(SNAPSHOT_DIR),../shared/snapshot)
 rehearse: install
-	$(UV) run --frozen crosswind rehearse --wire $(WIRE_DIR) --snapshot $(SNAPSHOT_DIR)
+	$(RUN) crosswind rehearse --wire "$$CW_WIRE_DIR" --snapshot "$$CW_SNAPSHOT_DIR"
 
 ## The Dagster UI on http://127.0.0.1:3000
 dev: install

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
+from orchestration.lib import clock
 from orchestration.lib.catalog import Catalog, load_catalog
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.answers import (
@@ -83,7 +84,7 @@ class FakeServices(LoopbackServer):
         self.wire = Folder(wire)
         self.snapshot = Folder(snapshot)
         catalog = catalog or load_catalog()
-        today = today or datetime.now(UTC).date()
+        today = today or clock.today()  # FRED's default real-time period
         self.fred = FredFake(self.wire, self.snapshot, catalog, today)
         self.fiscaldata = FiscaldataFake(self.wire, self.snapshot)
         self.mof = MofFake(self.wire, self.snapshot)

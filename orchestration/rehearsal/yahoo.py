@@ -15,9 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from orchestration.lib import clock
 from orchestration.lib.catalog import Catalog
 from orchestration.rehearsal.answers import GENERATED, MISSING, SNAPSHOT, Answer, Folder, recorded
 from orchestration.rehearsal.layout import WireRequest
@@ -88,7 +89,7 @@ def chart(symbol: str, bars: list[dict], first: int, end: int) -> dict:
             stamped.append((stamp, moment, bar))
     quote = {f: [_number(bar.get(f), f) for _, _, bar in stamped] for f in PRICE_FIELDS}
     closes = quote["close"]
-    last = stamped[-1][1] if stamped else datetime.now(UTC).astimezone(zone)
+    last = stamped[-1][1] if stamped else clock.now().astimezone(zone)
     offset = int(last.utcoffset().total_seconds())
     day_start = int(datetime.combine(last.date(), time(9, 30), tzinfo=zone).timestamp())
     day_end = int(datetime.combine(last.date(), time(16, 0), tzinfo=zone).timestamp())
