@@ -2,6 +2,7 @@
 
     crosswind record --dest DIR [--raw DIR] [--sources fred,treasury,...]
     crosswind rehearse --wire DIR [--snapshot DIR] [--warehouse DIR] [--fred auto|api|csv]
+    crosswind reconcile [--sources fred,...] [--check]
 
 `record` fetches live data through each source's live client. `--dest` writes it in the replay
 layout (`DIR/fred/<ID>.csv`, `DIR/treasury/tga_daily.csv`, ...), so that
@@ -13,6 +14,10 @@ exit code is 1 if any failed.
 `rehearse` runs the live job end to end against loopback fakes of every service, answering
 from a wire folder (falling back to a snapshot), and prints what each source got and loaded
 (orchestration/rehearsal/run.py). The exit code is 1 if the run failed.
+
+`reconcile` re-reads sources in full and makes the warehouse match them: revisions applied, rows
+a source no longer carries deleted (logged in raw_meta.revision_log); `--check` only reports.
+Every quality gate still runs, so a broken source fails and changes nothing.
 """
 
 from __future__ import annotations
@@ -108,6 +113,20 @@ def _parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--fresh", action="store_true", help="delete the rehearsal warehouse first (cold run)"
     )
+    fix = commands.add_parser(
+        "reconcile",
+        help="re-read sources in full; delete rows they no longer carry (logged)",
+        description="Re-read sources in full through every quality gate, apply revisions and "
+        "delete stored rows the source no longer carries (raw_meta.revision_log). Then run "
+        "`make run` to rebuild the marts.",
+    )
+    fix.add_argument(
+        "--sources",
+        type=_source_list,
+        default=list(SOURCES),
+        help=f"comma-separated subset of {','.join(SOURCES)} (default: all)",
+    )
+    fix.add_argument("--check", action="store_true", help="report what differs, delete nothing")
     return parser
 
 
@@ -200,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             except CrosswindError as exc:
                 _err(f"crosswind rehearse: {exc}")
                 return 1
+        if args.command == "reconcile":
+            from orchestration.lib.reconcile import reconcile
+
+            results = reconcile(args.sources, delete=not args.check, out=_out)
+            return 0 if all(r.ok for r in results) else 1
         return 2  # pragma: no cover - argparse rejects unknown commands
     finally:
         crosswind_log.removeHandler(handler)

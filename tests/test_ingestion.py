@@ -13,6 +13,7 @@ import pytest
 
 from orchestration.defs.ingestion.fred.assets import fred_observations
 from orchestration.lib.quality import CHECKS
+from tests.support.catalog import catalog_requiring
 
 WALCL = ["2026-01-07,6580000", "2026-01-14,6590000", "2026-01-21,6600000", "2026-01-28,6610000"]
 RRP = ["2026-01-26,5.1", "2026-01-27,.", "2026-01-28,4.9"]
@@ -31,6 +32,8 @@ def replay_env(tmp_path, warehouse_env, monkeypatch):
     _write_snapshot(snap)
     monkeypatch.setenv("CROSSWIND_SOURCE", "replay")
     monkeypatch.setenv("CROSSWIND_SNAPSHOT_DIR", str(snap))
+    catalog = catalog_requiring(["WALCL", "RRPONTSYD"], tmp_path / "catalog.yaml")
+    monkeypatch.setenv("CROSSWIND_CATALOG", str(catalog))
     return snap, warehouse_env / "crosswind.duckdb"
 
 
@@ -57,7 +60,12 @@ def test_first_load_then_idempotent_rerun(replay_env):
     _, db = replay_env
     first = _materialize()
     assert first.success
-    assert all(_checks(first).values()), _checks(first)
+    failed = {name for name, passed in _checks(first).items() if not passed}
+    # The catalog's other fred series are optional here and not supplied: a warning, no more.
+    assert failed == {"series_present"}, _checks(first)
+    warning = next(e for e in first.get_asset_check_evaluations() if not e.passed)
+    assert warning.severity == dg.AssetCheckSeverity.WARN
+    assert "optional series not supplied: WTREGEN" in warning.description
     assert set(_checks(first)) == {c.name for c in CHECKS}
     meta = first.asset_materializations_for_node("raw_fred__observations")[0].metadata
     assert meta["new_rows"].value == 7 and meta["revised_rows"].value == 0
@@ -146,3 +154,20 @@ def test_dg_check_defs_passes():
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reconcile_command_rereads_in_full_and_deletes_what_the_source_dropped(replay_env, capsys):
+    from orchestration.cli import main
+
+    snap, db = replay_env
+    assert _materialize().success
+    _write_snapshot(snap, walcl=WALCL[:-1])  # the source no longer carries 2026-01-28
+    assert main(["reconcile", "--sources", "fred", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "[fred] 0 new, 0 revised, 0 deleted" in out
+    assert "WALCL: 1 rows (2026-01-28)" in out
+    assert _table_fingerprint(db)[0] == 7
+
+    assert main(["reconcile", "--sources", "fred"]) == 0
+    assert "1 deleted" in capsys.readouterr().out
+    assert _table_fingerprint(db)[0] == 6

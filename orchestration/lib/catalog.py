@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -72,6 +74,33 @@ class UnitLabel(BaseModel):
     factor: float
 
 
+class JumpLimit(BaseModel):
+    """The largest plausible change between two consecutive observations, in stored units.
+
+    A step is implausible when it exceeds every limit given: `max_log` (|ln(new / old)|, taken as
+    exceeded when either value is <= 0) and `max_abs` (|new - old|). Index levels, prices and
+    balance-sheet amounts need only `max_log`; series that live near or below zero (rates, ON RRP,
+    WTI) also need `max_abs`, or every move near zero would look like a jump.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Below ln(10): a decimal slip (x10, /10, x1000 ...) is always a bigger relative step.
+    max_log: float | None = Field(default=None, gt=0, lt=math.log(10))
+    max_abs: float | None = Field(default=None, gt=0)
+    # block: the batch is rejected (ERROR); warn: history shows such moves, so only a WARN.
+    on_breach: Literal["block", "warn"] = "block"
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> JumpLimit:
+        if self.max_log is None and self.max_abs is None:
+            raise ValueError("jump needs max_log, max_abs or both")
+        return self
+
+    @property
+    def blocking(self) -> bool:
+        return self.on_breach == "block"
+
+
 class Series(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
@@ -87,6 +116,12 @@ class Series(BaseModel):
     live: str | None = None
     max_missing_share: float = Field(default=0.05, ge=0, le=1)
     vintages: bool = False
+    # Plausibility: no observation before the publisher's first one; no step beyond `jump`.
+    first_date: date
+    jump: JumpLimit
+    # Set by policy (or pinned to a policy rate): long flat stretches are normal, so the stuck
+    # check skips it.
+    administered: bool = False
 
     @field_validator("id")
     @classmethod
@@ -132,12 +167,17 @@ class MarginProduct(BaseModel):
     description: str
     underlying: str
     proxy: str | None = None
+    first_date: date
+    required: bool = True
 
 
 class Margins(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     products: dict[str, MarginProduct]
     units: dict[str, tuple[float, float]]
+    # Step between consecutive margins of one product in the same unit (and the previous margin
+    # a row claims vs the real previous row).
+    jump: JumpLimit
 
 
 class Catalog(BaseModel):

@@ -1,31 +1,62 @@
-"""Builds the raw ingestion assets: fetch -> validate (blocking) -> upsert -> report.
+"""Builds the raw ingestion assets: fetch -> validate (blocking) -> write -> after-write checks.
 
-The checks run on the batch *before* anything is written, so a failing gate leaves the
-warehouse exactly as it was and stops everything downstream in the run.
+The blocking checks run on the batch *before* anything is written, so a failing gate leaves the
+warehouse exactly as it was and stops everything downstream in the run. What differs between
+sources (lookback, grace days, extra tables, what "a series" is) comes from the `SourceRules`
+each source's definitions module passes in; this module knows no source by name.
+
+Windows: a series never loaded is read in full; afterwards each series is re-read from its own
+last date minus its lookback (so one discontinued series no longer drags every other window
+back). Every `rules.full_fetch_every_days` (7: weekly) a run re-reads each source in full, which
+applies revisions older than the window and reports rows the source stopped carrying. Run config
+`full_history: true` does that now; `reconcile: true` also deletes those rows (`crosswind
+reconcile`), each deletion logged in raw_meta.revision_log.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 
 from orchestration.lib import clock, warehouse
-from orchestration.lib.catalog import Catalog, Series, load_catalog
+from orchestration.lib.catalog import Catalog, load_catalog
 from orchestration.lib.errors import SourceError
-from orchestration.lib.quality import CHECKS, Outcome, freshness, validate_batch
-from orchestration.lib.raw_tables import FRED_METADATA, RawTable
+from orchestration.lib.quality import (
+    AFTER_WRITE,
+    CHECKS,
+    FlaggedPeriod,
+    Outcome,
+    Stored,
+    dropped_rows,
+    freshness,
+    source_not_frozen,
+    stuck_outcome,
+    stuck_periods,
+    validate_batch,
+)
+from orchestration.lib.raw_tables import SOURCE_TABLES, RawTable
 from orchestration.lib.settings import Settings, load_settings
+from orchestration.lib.source_rules import DEFAULT_RULES, SourceRules, Tracked
 from orchestration.sources.base import Batch
 from orchestration.sources.registry import make_source
 
 OWNERS = ["team:crosswind"]
-# After the first full load, re-read this much history so revisions are picked up.
-LOOKBACK_DAYS = {"daily": 30, "weekly": 70, "monthly": 400, "quarterly": 800}
 SYNTHETIC_NOTE = "SYNTHETIC sample data (orchestration/sample), not real market data"
+# Failed checks that mean an input is missing, frozen or stuck: the daily report lists them.
+INPUT_HEALTH_CHECKS = ("series_present", "source_not_frozen", "series_not_stuck")
+
+
+class IngestConfig(dg.Config):
+    """Run config of every raw asset (Launchpad, or `crosswind reconcile`)."""
+
+    full_history: bool = False
+    """Re-read every series' whole history now instead of the lookback window."""
+    reconcile: bool = False
+    """Re-read in full and delete stored rows the source no longer carries (logged)."""
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -50,30 +81,49 @@ def to_check_result(key: dg.AssetKey, outcome: Outcome) -> dg.AssetCheckResult:
     )
 
 
+def window_starts(
+    tracked: Sequence[Tracked], last: dict[str, date], full: bool
+) -> dict[str, date | None]:
+    """Each series' own window start: None (whole history) when new or `full`."""
+    return {
+        t.id: None if full or t.id not in last else last[t.id] - timedelta(days=t.lookback_days)
+        for t in tracked
+    }
+
+
 def fetch_new(
-    source: str, table: RawTable, series: Sequence[Series], settings: Settings
-) -> tuple[Batch, dict]:
-    """Full history for series never loaded, a lookback window for the rest."""
-    with warehouse.reader(settings.warehouse_path) as con:
-        last = warehouse.latest_dates(con, table)
+    source: str,
+    tracked: Sequence[Tracked],
+    starts: dict[str, date | None],
+    settings: Settings,
+    rules: SourceRules,
+    table: RawTable,
+) -> Batch:
+    """Fetch every tracked series from its own window start."""
     client = make_source(source, settings)
-    if source == "cme":
-        start = min(last.values()) - timedelta(days=400) if last else None
-        return client.fetch([], start), {"cme": str(start) if start else "full history"}
-    fresh = [s for s in series if s.id not in last]
-    known = [s for s in series if s.id in last]
-    batches = []
-    windows: dict[str, str] = {}
-    if fresh:
-        batches.append(client.fetch(fresh, None))
-        windows.update({s.id: "full history" for s in fresh})
-    if known:
-        start = min(last[s.id] - timedelta(days=LOOKBACK_DAYS[s.frequency]) for s in known)
-        batches.append(client.fetch(known, start))
-        windows.update({s.id: f"since {start}" for s in known})
+    groups: dict[date | None, list[Tracked]] = {}
+    if rules.one_payload:
+        # One download serves every series: read it once from the earliest start, trim below.
+        earliest = None if None in starts.values() else min(starts.values(), default=None)
+        groups[earliest] = list(tracked)
+    else:
+        for t in tracked:
+            groups.setdefault(starts[t.id], []).append(t)
+    # Series never loaded (whole history) first, then by window start: a stable request order.
+    order = sorted(groups, key=lambda start: (start is not None, start or date.min))
+    batches = [
+        client.fetch([t.series for t in groups[start] if t.series is not None], start)
+        for start in order
+    ] or [client.fetch([], None)]
     frames = [b.frame for b in batches if len(b.frame)]
     frame = pd.concat(frames, ignore_index=True) if frames else batches[0].frame.iloc[0:0]
-    merged = Batch(
+    if len(frame):
+        ids = frame[table.series_column]
+        begin = ids.map({k: v for k, v in starts.items() if v is not None})
+        dates = pd.to_datetime(frame[table.date_column], errors="coerce")
+        outside = begin.notna() & (dates < pd.to_datetime(begin))
+        frame = frame[~outside.fillna(False)].reset_index(drop=True)
+    return Batch(
         source=source,
         mode=batches[0].mode,
         frame=frame,
@@ -82,7 +132,6 @@ def fetch_new(
         newest={k: v for b in batches for k, v in b.newest.items()},
         warnings=[w for b in batches for w in b.warnings],
     )
-    return merged, windows
 
 
 def _series_table(frame: pd.DataFrame, table: RawTable) -> str:
@@ -94,6 +143,53 @@ def _series_table(frame: pd.DataFrame, table: RawTable) -> str:
     return "\n".join(lines)
 
 
+def _windows_text(starts: dict[str, date | None]) -> dict[str, str]:
+    return {k: "full history" if v is None else f"since {v}" for k, v in starts.items()}
+
+
+def _warned_jumps(outcomes: list[Outcome]) -> list[FlaggedPeriod]:
+    """Steps the catalog lets through with a warning: kept as flagged periods for dbt."""
+    jumps = [o for o in outcomes if o.name == "plausible_changes"]
+    steps = [s for o in jumps for s in o.details.get("steps", [])]
+    return [
+        FlaggedPeriod(
+            s["series_id"],
+            date.fromisoformat(s["date"][:10]),
+            date.fromisoformat(s["date"][:10]),
+            "jump",
+            s["detail"],
+        )
+        for s in steps
+        if not s["blocking"]
+    ]
+
+
+def _stuck_check(
+    con,
+    table: RawTable,
+    tracked: Sequence[Tracked],
+    catalog: Catalog,
+    rules: SourceRules,
+    source: str,
+    changed: bool,
+) -> Outcome:
+    daily = [t.id for t in tracked if t.frequency == "daily" and not t.administered]
+    if not changed:  # nothing written: the periods found last time still hold
+        kept = [FlaggedPeriod(*row) for row in warehouse.flagged_periods(con, table, "stuck")]
+        return stuck_outcome([p for p in kept if p.series_id in daily], len(daily), source)
+    history = warehouse.series_history(con, table, daily)
+    converted = pd.DataFrame(
+        {
+            "series_id": history[table.series_column],
+            "date": history[table.date_column],
+            "value": rules.plausibility(history, table, catalog)["stored"],
+        }
+    )
+    periods = stuck_periods(converted)
+    warehouse.replace_flagged_periods(con, table, "stuck", daily, periods)
+    return stuck_outcome(periods, len(daily), source)
+
+
 def run_raw_ingestion(
     context: dg.AssetExecutionContext,
     source: str,
@@ -101,23 +197,45 @@ def run_raw_ingestion(
     key: dg.AssetKey,
     catalog: Catalog,
     settings: Settings,
+    rules: SourceRules = DEFAULT_RULES,
+    config: IngestConfig | None = None,
 ) -> Iterator:
-    series = catalog.for_source(source)
+    config = config or IngestConfig()
+    tracked = rules.tracked(catalog, source, rules)
+    day = clock.today()
     started = time.perf_counter()
+    with warehouse.reader(settings.warehouse_path) as con:
+        last = warehouse.latest_dates(con, table)
+        previous_full = warehouse.last_full_fetch(con, source)
+    due = previous_full is None or (day - previous_full).days >= rules.full_fetch_every_days
+    full = config.full_history or config.reconcile or (bool(last) and due)
+    starts = window_starts(tracked, last, full)
     try:
-        batch, windows = fetch_new(source, table, series, settings)
+        batch = fetch_new(source, tracked, starts, settings, rules, table)
     except SourceError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    with warehouse.reader(settings.warehouse_path) as con:
+        in_window, before = warehouse.stored_window(con, table, starts)
+    stored = Stored(in_window, before)
     fetched = time.perf_counter()
     context.log.info(
         f"{source}: fetched {len(batch.frame)} rows for "
-        f"{batch.frame[table.series_column].nunique()} "
-        f"series ({settings.source_mode}); absent: {batch.absent or 'none'}"
+        f"{batch.frame[table.series_column].nunique()} series ({settings.source_mode}"
+        f"{', full history' if full else ''}); absent: {batch.absent or 'none'}"
+    )
+    outcomes = validate_batch(
+        batch.frame,
+        table,
+        catalog,
+        day,
+        source,
+        rules=rules,
+        tracked=tracked,
+        stored=stored,
+        reconcile=config.reconcile,
     )
     for warning in batch.warnings:
         context.log.warning(warning)
-    today = clock.today()
-    outcomes = validate_batch(batch.frame, table, catalog, today, source)
     validated = time.perf_counter()
     failed = [o for o in outcomes if o.blocking and not o.passed]
     if failed:
@@ -129,33 +247,52 @@ def run_raw_ingestion(
             metadata={"failed_checks": [o.name for o in failed]},
             allow_retries=False,
         )
+    doomed = dropped_rows(batch.frame, table, stored) if config.reconcile else None
     with warehouse.writer(settings.warehouse_path) as con:
         warehouse.guard_source_mode(con, settings.source_mode)
-        stats = warehouse.upsert(con, table, batch.frame, settings.source_mode)
-        if batch.series_metadata:
+        stats = warehouse.upsert(con, table, batch.frame, settings.source_mode, delete=doomed)
+        if rules.metadata_table is not None and batch.series_metadata:
             meta = pd.DataFrame(
                 [{"series_id": k, **v} for k, v in batch.series_metadata.items()]
-            ).reindex(columns=FRED_METADATA.names)
-            warehouse.upsert(con, FRED_METADATA, meta, settings.source_mode)
+            ).reindex(columns=rules.metadata_table.names)
+            warehouse.upsert(con, rules.metadata_table, meta, settings.source_mode)
+        if all(start is None for start in starts.values()) and len(batch.frame):
+            warehouse.record_full_fetch(con, source, day)
+        warned = _warned_jumps(outcomes)
+        if warned:
+            warehouse.replace_flagged_periods(
+                con, table, "jump", sorted({p.series_id for p in warned}), warned, keep_others=True
+            )
+        written = time.perf_counter()
         last_after = warehouse.latest_dates(con, table)
-    written = time.perf_counter()
-    dates = pd.to_datetime(batch.frame[table.date_column]) if len(batch.frame) else None
-    # Replayed data is judged against its own end, not against today's calendar.
-    as_of = today if settings.source_mode == "live" else max(last_after.values(), default=today)
-    outcomes.append(freshness(last_after, table, catalog, as_of, source))
+        # Replay and sample replay a fixed past: judge them as of the newest observation the
+        # warehouse holds from any source, not against today's calendar.
+        as_of = day if settings.source_mode == "live" else warehouse.newest_date(con, day)
+        outcomes.append(freshness(last_after, tracked, as_of, source))
+        # What the source publishes now, where it says (Batch.newest): a frozen copy must show
+        # even when the warehouse already holds newer rows from an earlier, current copy.
+        outcomes.append(source_not_frozen({**last_after, **batch.newest}, tracked, as_of, source))
+        changed = bool(stats.new_rows or stats.revised_rows or stats.deleted_rows)
+        outcomes.append(_stuck_check(con, table, tracked, catalog, rules, source, changed))
     checked = time.perf_counter()
+    for outcome in outcomes:
+        if outcome.name in AFTER_WRITE and not outcome.passed:
+            context.log.warning(outcome.summary)
+    dates = pd.to_datetime(batch.frame[table.date_column]) if len(batch.frame) else None
     metadata = {
         "source_mode": settings.source_mode,
         "rows_in_batch": stats.rows_in_batch,
         "new_rows": stats.new_rows,
         "revised_rows": stats.revised_rows,
         "unchanged_rows": stats.unchanged_rows,
+        "deleted_rows": stats.deleted_rows,
+        "full_history": full,
         "first_date": str(dates.min().date()) if dates is not None else "",
         "last_date": str(dates.max().date()) if dates is not None else "",
         "series_loaded": len(last_after),
         "absent_series": dg.MetadataValue.json(batch.absent),
         "source_warnings": dg.MetadataValue.json(batch.warnings),
-        "fetch_windows": dg.MetadataValue.json(windows),
+        "fetch_windows": dg.MetadataValue.json(_windows_text(starts)),
         "batch_by_series": dg.MetadataValue.md(_series_table(batch.frame, table)),
         # Where the step's time went (read by bench/run.py for its per-stage breakdown).
         "seconds_fetch": round(fetched - started, 4),
@@ -169,15 +306,20 @@ def run_raw_ingestion(
         metadata=metadata,
         check_results=[to_check_result(key, o) for o in outcomes],
     )
-    if source == "fred":
+    if rules.metadata_table is not None:
         yield dg.MaterializeResult(
-            asset_key=dg.AssetKey([FRED_METADATA.schema, FRED_METADATA.table]),
+            asset_key=dg.AssetKey([rules.metadata_table.schema, rules.metadata_table.table]),
             metadata={"series_with_metadata": len(batch.series_metadata)},
         )
 
 
 def build_raw_asset(
-    source: str, table: RawTable, *, group: str, description: str
+    source: str,
+    table: RawTable,
+    *,
+    group: str,
+    description: str,
+    rules: SourceRules = DEFAULT_RULES,
 ) -> dg.AssetsDefinition:
     """One Dagster asset per source, writing `table` with the quality gates attached."""
     key = dg.AssetKey([table.schema, table.table])
@@ -191,26 +333,53 @@ def build_raw_asset(
             metadata={"table": table.qualified, "key": list(table.key)},
         )
     ]
-    if source == "fred":
+    if rules.metadata_table is not None:
         specs.append(
             dg.AssetSpec(
-                [FRED_METADATA.schema, FRED_METADATA.table],
-                description="FRED series metadata (title, units, frequency, last updated) "
-                "from the API; empty when the keyless CSV or a snapshot is used.",
+                [rules.metadata_table.schema, rules.metadata_table.table],
+                description=rules.metadata_description,
                 group_name=group,
                 kinds={"python", "duckdb"},
                 owners=OWNERS,
             )
         )
 
-    @dg.multi_asset(
+    def _ingest(context, config: IngestConfig):
+        yield from run_raw_ingestion(
+            context, source, table, key, load_catalog(), load_settings(), rules, config
+        )
+
+    # Dagster reads the config class from the annotation, which this module's postponed
+    # annotations leave as a string.
+    _ingest.__annotations__["config"] = IngestConfig
+    return dg.multi_asset(
         name=f"{table.schema}__{table.table}",
         specs=specs,
         check_specs=check_specs(key),
         pool="duckdb_write",
         can_subset=False,
-    )
-    def _ingest(context):
-        yield from run_raw_ingestion(context, source, table, key, load_catalog(), load_settings())
+    )(_ingest)
 
-    return _ingest
+
+def input_problems(instance: dg.DagsterInstance) -> list[str]:
+    """The latest failed input-health checks (missing, frozen, stuck) of every raw asset."""
+    from dagster._core.storage.asset_check_execution_record import (
+        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+    )
+
+    keys = [
+        dg.AssetCheckKey(dg.AssetKey([t.schema, t.table]), name)
+        for t in SOURCE_TABLES.values()
+        for name in INPUT_HEALTH_CHECKS
+    ]
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    problems = []
+    for check_key in keys:
+        record = latest.get(check_key)
+        if record is None or record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES:
+            continue
+        event = record.event.dagster_event if record.event is not None else None
+        evaluation = event.event_specific_data if event is not None else None
+        if evaluation is not None and not evaluation.passed and evaluation.description:
+            problems.append(evaluation.description)
+    return problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -591,12 +592,27 @@ table.margins td:first-child,table.margins th:first-child{text-align:left}
 """
 
 
-def render_html(serving_file: Path, *, synthetic: bool = False) -> tuple[str, str, str, int]:
-    """(html, as_of, summary_md, charts) for the serving copy at `serving_file`."""
+def inputs_md(problems: Sequence[str]) -> str:
+    """The inputs the raw checks last found missing, frozen or stuck (one bullet each)."""
+    if not problems:
+        return "- Inputs: every series present; no source frozen, no series stuck."
+    return "\n".join(f"- Input problem: {p}" for p in problems)
+
+
+def render_html(
+    serving_file: Path, *, synthetic: bool = False, input_problems: Sequence[str] = ()
+) -> tuple[str, str, str, int]:
+    """(html, as_of, summary_md, charts) for the serving copy at `serving_file`.
+
+    `input_problems`: failed input-health checks (`raw_assets.input_problems`), listed in the
+    summary and in their own section so a frozen or missing input is never silent.
+    """
     con = duckdb.connect(str(serving_file), read_only=True)
     try:
         events = margin_frame(con)
         as_of, summary_md = summarize(con, events)
+        if input_problems:
+            summary_md += f"\n- Inputs: {len(input_problems)} problem(s), see Inputs below"
         published = _query(con, "SELECT value FROM meta.publish_info WHERE key = 'published_at'")
         sections = [
             ("Net liquidity vs S&P 500", chart_liquidity_vs_spx(con), ""),
@@ -642,17 +658,27 @@ def render_html(serving_file: Path, *, synthetic: bool = False) -> tuple[str, st
 <p>Serving copy published {html.escape(str(published_at))}; generated
 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Self-contained: opens offline.</p></header>{banner}
 <main><section class="summary">{_md_to_html(summary_md)}</section>
+<section class="inputs"><h2>Inputs: missing, frozen or stuck</h2>
+{_md_to_html(inputs_md(input_problems))}</section>
 {"".join(body)}
 </main></body></html>
 """
     return page, as_of, summary_md, charts
 
 
-def write_report(serving_file: Path, reports_dir: Path, *, synthetic: bool = False) -> ReportResult:
+def write_report(
+    serving_file: Path,
+    reports_dir: Path,
+    *,
+    synthetic: bool = False,
+    input_problems: Sequence[str] = (),
+) -> ReportResult:
     """Write reports/<as-of>.html and reports/latest.html (each atomically)."""
     if not serving_file.exists():
         raise FileNotFoundError(f"no serving copy at {serving_file}; publish it first")
-    page, as_of, summary_md, charts = render_html(serving_file, synthetic=synthetic)
+    page, as_of, summary_md, charts = render_html(
+        serving_file, synthetic=synthetic, input_problems=input_problems
+    )
     try:
         date.fromisoformat(as_of)
     except ValueError:

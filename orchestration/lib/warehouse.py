@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.lib.errors import CrosswindError, WarehouseBusy, WarehouseUnwritable
-from orchestration.lib.raw_tables import ALL_TABLES, RawTable
+from orchestration.lib.raw_tables import ALL_TABLES, SOURCE_TABLES, RawTable
 
 log = logging.getLogger("crosswind.warehouse")
 
@@ -278,21 +278,55 @@ def latest_dates(con: duckdb.DuckDBPyConnection | None, table: RawTable) -> dict
     return {series: last for series, last in rows}
 
 
+def newest_date(con: duckdb.DuckDBPyConnection, not_after: date) -> date:
+    """The newest observation in any source table, at most `not_after` (its fallback)."""
+    parts = " UNION ALL ".join(
+        f'SELECT max("{t.date_column}") AS d FROM {t.qualified} WHERE "{t.date_column}" <= $day'
+        for t in SOURCE_TABLES.values()
+    )
+    newest = con.execute(f"SELECT max(d) FROM ({parts})", {"day": not_after}).fetchone()[0]
+    return newest or not_after
+
+
 @dataclass(frozen=True)
 class UpsertStats:
     rows_in_batch: int
     new_rows: int
     revised_rows: int
     unchanged_rows: int
+    deleted_rows: int = 0
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> Iterator[None]:
+    """One transaction with `frames` registered as views by name; rolled back on any error."""
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        yield
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in frames:
+            con.unregister(name)
 
 
 def upsert(
-    con: duckdb.DuckDBPyConnection, table: RawTable, frame: pd.DataFrame, source_mode: str
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    frame: pd.DataFrame,
+    source_mode: str,
+    *,
+    delete: pd.DataFrame | None = None,
 ) -> UpsertStats:
     """Insert new keys, replace changed values, leave identical rows untouched; one transaction.
 
     A revised value replaces the old one and the old value is kept in raw_meta.revision_log, so
-    a revision is visible and nothing is silently lost.
+    a revision is visible and nothing is silently lost. `delete` (rows with the table's key
+    columns) removes stored rows in the same transaction, each logged as change 'deleted'.
     """
     names = table.names
     dupes = frame.duplicated(list(table.key), keep=False)
@@ -305,9 +339,11 @@ def upsert(
     key_match = " AND ".join(f't."{k}" = b."{k}"' for k in table.key)
     compared = [n for n in names if n not in table.key]
     changed = " OR ".join(f't."{c}" IS DISTINCT FROM b."{c}"' for c in compared)
-    con.register("cw_batch", incoming)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    doomed = (delete if delete is not None else pd.DataFrame(columns=list(table.key)))[
+        list(table.key)
+    ]
+    loaded_at = incoming["_loaded_at"].iloc[0] if len(incoming) else _now()
+    with _transaction(con, cw_batch=incoming, cw_delete=doomed):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE cw_cmp AS SELECT b.*, "
             f"CASE WHEN t.\"{table.key[0]}\" IS NULL THEN 'new' "
@@ -318,30 +354,193 @@ def upsert(
             "SELECT count(*) FILTER (_status = 'new'), count(*) FILTER (_status = 'revised'), "
             "count(*) FILTER (_status = 'same') FROM cw_cmp"
         ).fetchone()
+        if (revised or len(doomed)) and table.value_column:
+            ensure_revision_log(con)
         if revised and table.value_column:
             con.execute(
-                "CREATE TABLE IF NOT EXISTS raw_meta.revision_log (table_name VARCHAR, "
-                "series_id VARCHAR, date DATE, old_value DOUBLE, new_value DOUBLE, "
-                "revised_at TIMESTAMP)"
-            )
-            con.execute(
-                f"INSERT INTO raw_meta.revision_log SELECT '{table.qualified}', "
+                f"INSERT INTO {REVISION_LOG} SELECT '{table.qualified}', "
                 f'b."{table.series_column}", b."{table.date_column}", t."{table.value_column}", '
-                f'b."{table.value_column}", b._loaded_at FROM cw_cmp b '
+                f"b.\"{table.value_column}\", b._loaded_at, 'revised' FROM cw_cmp b "
                 f"JOIN {table.qualified} t ON {key_match} WHERE b._status = 'revised'"
+            )
+        deleted = 0
+        if len(doomed):
+            if table.value_column:
+                con.execute(
+                    f"INSERT INTO {REVISION_LOG} SELECT '{table.qualified}', "
+                    f'b."{table.series_column}", b."{table.date_column}", '
+                    f"b.\"{table.value_column}\", NULL, ?, 'deleted' "
+                    f"FROM {table.qualified} b SEMI JOIN cw_delete t ON {key_match}",
+                    [loaded_at],
+                )
+            deleted = len(
+                con.execute(
+                    f"DELETE FROM {table.qualified} b WHERE EXISTS "
+                    f"(SELECT 1 FROM cw_delete t WHERE {key_match}) RETURNING 1"
+                ).fetchall()
             )
         cols = ", ".join(f'"{n}"' for n, _ in table.all_columns)
         con.execute(
             f"INSERT OR REPLACE INTO {table.qualified} ({cols}) "
             f"SELECT {cols} FROM cw_cmp WHERE _status <> 'same'"
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    return UpsertStats(len(incoming), new, revised, same, deleted)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# -- raw_meta bookkeeping: revisions and deletions, flagged periods, full re-reads --------------
+
+REVISION_LOG = "raw_meta.revision_log"
+FLAGGED_PERIODS = "raw_meta.flagged_periods"
+INGEST_STATE = "raw_meta.ingest_state"
+
+
+def ensure_revision_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Every revised or deleted raw value: old value, new value (NULL when deleted), when."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw_meta")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {REVISION_LOG} (table_name VARCHAR, series_id VARCHAR, "
+        "date DATE, old_value DOUBLE, new_value DOUBLE, revised_at TIMESTAMP, change VARCHAR)"
+    )
+    # Warehouses from before deletions were logged: their rows were all revisions.
+    con.execute(
+        f"ALTER TABLE {REVISION_LOG} ADD COLUMN IF NOT EXISTS change VARCHAR DEFAULT 'revised'"
+    )
+
+
+def stored_window(
+    con: duckdb.DuckDBPyConnection | None, table: RawTable, starts: dict[str, date | None]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows in each series' window, each series' last row with a value before its window).
+
+    `starts` maps a series (or product) to its window start; None = its whole history.
+    """
+    empty = pd.DataFrame(columns=table.names)
+    if con is None or not starts:
+        return empty, empty
+    # ISO text, cast in SQL: a column of only NULLs would otherwise have no DATE type.
+    windows = pd.DataFrame(
+        {
+            "series": pd.Series(list(starts), dtype="string"),
+            "start": pd.Series(
+                [d.isoformat() if d else None for d in starts.values()], dtype="string"
+            ),
+        }
+    )
+    cols = ", ".join(f't."{n}"' for n in table.names)
+    s, d = table.series_column, table.date_column
+    value = f' AND t."{table.value_column}" IS NOT NULL' if table.value_column else ""
+    con.register("cw_windows", windows)
+    try:
+        rows = con.execute(
+            f'SELECT {cols} FROM {table.qualified} t JOIN cw_windows w ON t."{s}" = w.series '
+            f'WHERE w.start IS NULL OR t."{d}" >= CAST(w.start AS DATE)'
+        ).df()
+        before = con.execute(
+            f'SELECT {cols} FROM {table.qualified} t JOIN cw_windows w ON t."{s}" = w.series '
+            f'WHERE t."{d}" < CAST(w.start AS DATE){value} '
+            f'QUALIFY row_number() OVER (PARTITION BY t."{s}" ORDER BY t."{d}" DESC) = 1'
+        ).df()
+    except duckdb.CatalogException:
+        return empty, empty
     finally:
-        con.unregister("cw_batch")
-    return UpsertStats(len(incoming), new, revised, same)
+        con.unregister("cw_windows")
+    return rows, before
+
+
+def series_history(
+    con: duckdb.DuckDBPyConnection, table: RawTable, series_ids: list[str]
+) -> pd.DataFrame:
+    """Every stored row of these series (the table's columns), for checks on whole histories."""
+    if not series_ids:
+        return pd.DataFrame(columns=table.names)
+    cols = ", ".join(f'"{n}"' for n in table.names)
+    return con.execute(
+        f'SELECT {cols} FROM {table.qualified} WHERE "{table.series_column}" IN '
+        f'(SELECT unnest(?::VARCHAR[])) ORDER BY "{table.series_column}", "{table.date_column}"',
+        [series_ids],
+    ).df()
+
+
+def replace_flagged_periods(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    kind: str,
+    series_ids: list[str],
+    periods: list,
+    *,
+    keep_others: bool = False,
+) -> int:
+    """Make raw_meta.flagged_periods hold exactly `periods` of `kind` for these series.
+
+    Rows already there are kept as they are (with their first `flagged_at`), so a rerun that
+    finds the same periods changes nothing. With `keep_others`, nothing is removed (events such
+    as a reported jump stay listed after the step is no longer re-read). Returns rows inserted.
+    """
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw_meta")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {FLAGGED_PERIODS} (series_id VARCHAR, period_start DATE, "
+        "period_end DATE, kind VARCHAR, detail VARCHAR, table_name VARCHAR, "
+        "flagged_at TIMESTAMP, PRIMARY KEY (series_id, kind, period_start, period_end))"
+    )
+    found = pd.DataFrame(
+        [(p.series_id, p.start, p.end, p.kind, p.detail) for p in periods],
+        columns=["series_id", "period_start", "period_end", "kind", "detail"],
+    )
+    with _transaction(con, cw_periods=found):
+        if not keep_others:
+            con.execute(
+                f"DELETE FROM {FLAGGED_PERIODS} f WHERE kind = ? AND table_name = ? "
+                "AND series_id IN (SELECT unnest(?::VARCHAR[])) AND NOT EXISTS (SELECT 1 FROM "
+                "cw_periods p WHERE p.series_id = f.series_id AND p.period_start = "
+                "f.period_start AND p.period_end = f.period_end AND p.detail = f.detail)",
+                [kind, table.qualified, series_ids],
+            )
+        inserted = con.execute(
+            f"INSERT INTO {FLAGGED_PERIODS} SELECT p.series_id, p.period_start, p.period_end, "
+            f"p.kind, p.detail, ?, ? FROM cw_periods p WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{FLAGGED_PERIODS} f WHERE f.series_id = p.series_id AND f.kind = p.kind AND "
+            "f.period_start = p.period_start AND f.period_end = p.period_end) RETURNING 1",
+            [table.qualified, _now()],
+        ).fetchall()
+    return len(inserted)
+
+
+def flagged_periods(con: duckdb.DuckDBPyConnection, table: RawTable, kind: str) -> list[tuple]:
+    """(series_id, period_start, period_end, kind, detail) kept for `table`, oldest first."""
+    try:
+        return con.execute(
+            f"SELECT series_id, period_start, period_end, kind, detail FROM {FLAGGED_PERIODS} "
+            "WHERE table_name = ? AND kind = ? ORDER BY series_id, period_start",
+            [table.qualified, kind],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+
+
+def last_full_fetch(con: duckdb.DuckDBPyConnection | None, source: str) -> date | None:
+    """The day a source was last read in full (None: never, or no warehouse yet)."""
+    if con is None:
+        return None
+    try:
+        row = con.execute(
+            f"SELECT last_full_fetch FROM {INGEST_STATE} WHERE source = ?", [source]
+        ).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
+
+
+def record_full_fetch(con: duckdb.DuckDBPyConnection, source: str, day: date) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw_meta")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {INGEST_STATE} "
+        "(source VARCHAR PRIMARY KEY, last_full_fetch DATE)"
+    )
+    con.execute(f"INSERT OR REPLACE INTO {INGEST_STATE} VALUES (?, ?)", [source, day])
 
 
 def replace_all(
@@ -351,17 +550,9 @@ def replace_all(
     incoming = frame[table.names].copy()
     incoming["source_mode"] = source_mode
     incoming["_loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
-    con.register("cw_ref", incoming)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with _transaction(con, cw_ref=incoming):
         con.execute(f"DELETE FROM {table.qualified}")
         con.execute(f"INSERT INTO {table.qualified} SELECT * FROM cw_ref")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("cw_ref")
     return len(incoming)
 
 

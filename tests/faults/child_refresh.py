@@ -26,9 +26,9 @@ def _instrument() -> None:
     hold = os.environ.get("CW_TEST_HOLD_UNTIL")
     original = warehouse.upsert
 
-    def upsert(con, table, frame, source_mode):
+    def upsert(con, table, frame, source_mode, **kw):
         if table.table != "observations":
-            return original(con, table, frame, source_mode)
+            return original(con, table, frame, source_mode, **kw)
         if hold:
             Path(hold).write_text("holding")
             deadline = time.monotonic() + 120
@@ -36,7 +36,7 @@ def _instrument() -> None:
                 time.sleep(0.01)
         if sentinels:
             Path(sentinels, "upsert-start").write_text(f"{os.getpid()} {len(frame)}")
-        stats = original(con, table, frame, source_mode)
+        stats = original(con, table, frame, source_mode, **kw)
         if sentinels:
             Path(sentinels, "upsert-done").write_text(str(stats))
         return stats

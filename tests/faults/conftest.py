@@ -38,6 +38,7 @@ BASE_ENV = (
     "CROSSWIND_FISCALDATA_URL",
     "CROSSWIND_MOF_URL",
     "FRED_API_KEY",
+    "CROSSWIND_CATALOG",
 )
 
 
@@ -47,6 +48,7 @@ def _replay_env(mp: pytest.MonkeyPatch, snapshot: Path, folder: Path) -> None:
     mp.setenv("CROSSWIND_SOURCE", "replay")
     mp.setenv("CROSSWIND_SNAPSHOT_DIR", str(snapshot))
     mp.setenv("CROSSWIND_WAREHOUSE_DIR", str(folder))
+    mp.setenv("CROSSWIND_CATALOG", str(harness.write_catalog(folder.parent / "catalog.yaml")))
 
 
 @pytest.fixture(scope="session")
@@ -86,9 +88,10 @@ class Warehouse:
         before: harness.State,
         *needles: str,
         check: str | None = None,
+        run_config: dict | None = None,
     ) -> str:
         """(a) the run failed naming every needle, (b) nothing visible changed. Returns the text."""
-        result = self.run(source)
+        result = self.run(source, run_config=run_config)
         assert not result.success, f"{source} run succeeded on bad input"
         text = harness.failure_text(result)
         for needle in needles:
@@ -100,9 +103,11 @@ class Warehouse:
         assert self.state() == before, "a failed run changed the warehouse or serving copy"
         return text
 
-    def assert_recovers(self, source: str, before: harness.State) -> None:
+    def assert_recovers(
+        self, source: str, before: harness.State, run_config: dict | None = None
+    ) -> None:
         """(c) the rerun with the good input succeeds and leaves the good state's data."""
-        result = self.run(source)
+        result = self.run(source, run_config=run_config)
         assert result.success, harness.failure_text(result)
         after = self.state()
         # Same good input as before the fault: every build table holds the same rows, and the

@@ -34,6 +34,7 @@ from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash
 from orchestration.lib import serving, warehouse
 from orchestration.lib.raw_tables import CME, FRED, MOF, TREASURY
 from orchestration.lib.settings import load_settings
+from tests.support.catalog import catalog_requiring
 
 ASSETS = {
     "fred": fred_observations,
@@ -140,12 +141,14 @@ def fault_serving_copy() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(result.tables)})
 
 
-def run(source: str, *, downstream: bool = True, instance=None) -> dg.ExecuteInProcessResult:
+def run(
+    source: str, *, downstream: bool = True, instance=None, run_config: dict | None = None
+) -> dg.ExecuteInProcessResult:
     """Materialize one raw asset (+ the stand-in mart and serving copy) in process."""
     assets = [ASSETS[source]]
     if downstream:
         assets += [fault_rollup, fault_serving_copy]
-    return dg.materialize(assets, raise_on_error=False, instance=instance)
+    return dg.materialize(assets, raise_on_error=False, instance=instance, run_config=run_config)
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:
@@ -286,6 +289,15 @@ MARGIN_ROWS = [
 
 def margin_csv(rows: Sequence[str] = MARGIN_ROWS) -> str:
     return "\n".join([MARGIN_HEADER, *rows]) + "\n"
+
+
+# The series the good inputs serve; the catalog's other series are optional in the harness.
+SERVED_SERIES = ("WALCL", "RRPONTSYD", "TGA", *(f"JGB{t}Y" for t in (1, 2, 5, 10, 20, 30, 40)))
+
+
+def write_catalog(path: Path) -> Path:
+    """The repository catalog with only SERVED_SERIES required (else `series_present` fails)."""
+    return catalog_requiring(SERVED_SERIES, path)
 
 
 def write_snapshot(root: Path) -> Path:

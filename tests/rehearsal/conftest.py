@@ -67,6 +67,27 @@ def month_starts(last: date, count: int) -> list[date]:
     return months[::-1]
 
 
+def write_required_fred_series(folder: Path) -> None:
+    """Every required FRED series the folder lacks: calm values mid-range, at its frequency (the
+    quality gate refuses a batch without them)."""
+    catalog = load_catalog()
+    months = month_starts(date(2025, 12, 1), 24)
+    dates = {
+        "daily": business_days(),
+        "weekly": wednesdays(),
+        "monthly": months,
+        "quarterly": [m for m in months if m.month in (1, 4, 7, 10)],
+    }
+    for series in catalog.for_source("fred"):
+        path = folder / f"{series.id}.csv"
+        if series.required and not path.exists():
+            low, high = series.range
+            published = (low + high) / 2 / catalog.unit(series.units).factor
+            days = dates[series.frequency]
+            rows = [(d, f"{published * (1 + i % 3 / 200):.4f}") for i, d in enumerate(days)]
+            path.write_text(fred_csv(series.id, rows))
+
+
 @pytest.fixture
 def small_snapshot(tmp_path) -> Path:
     """A snapshot folder in the replay layout with a few rows of each source (synthetic)."""
@@ -77,8 +98,11 @@ def small_snapshot(tmp_path) -> Path:
     (root / "fred" / "WALCL.csv").write_text(fred_csv("WALCL", walcl))
     dgs10 = [(d, "." if i == 3 else f"{4 + i / 100:.2f}") for i, d in enumerate(business_days())]
     (root / "fred" / "DGS10.csv").write_text(fred_csv("DGS10", dgs10, header="DATE"))
-    unrate = [(m, f"{4 + m.month / 10:.1f}") for m in month_starts(date(2025, 12, 1), 24)]
+    unrate = [
+        (m, f"{4 + i % 3 / 10:.1f}") for i, m in enumerate(month_starts(date(2025, 12, 1), 24))
+    ]
     (root / "fred" / "UNRATE.csv").write_text(fred_csv("UNRATE", unrate))
+    write_required_fred_series(root / "fred")
     (root / "treasury" / "tga_daily.csv").write_text(tga_csv())
     # OFR's header; the five categories add up to the index, and so do the three regions.
     fsi = "Date,OFR FSI,Credit,Equity valuation,Safe assets,Funding,Volatility,United States," \

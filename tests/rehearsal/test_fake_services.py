@@ -77,8 +77,8 @@ def test_graph_csv_is_written_the_way_fred_writes_it_today(fake):
 
 def test_todays_csv_client_reads_the_fake(fake):
     source = fred.FredCsvSource(fake.url("/graph/fredgraph.csv"), HttpClient("fred"))
-    batch = source.fetch([CATALOG.series["WALCL"], CATALOG.series["SOFR"]])
-    assert batch.absent == ["SOFR"]
+    batch = source.fetch([CATALOG.series["WALCL"], CATALOG.series["WDTGAL"]])
+    assert batch.absent == ["WDTGAL"]
     assert len(batch.frame) == len(Path.read_text(_snapshot(fake) / "fred/WALCL.csv").split()) - 1
 
 
@@ -200,15 +200,15 @@ def test_the_genuine_cap_error_is_served_byte_for_byte(wire_dir, shared_snapshot
 def test_the_fred_api_client_reads_metadata_values_and_vintages(fake):
     """Current values for WALCL; every vintage, in windows, for UNRATE (catalog `vintages`)."""
     source = fred.FredApiSource(KEY, fake.url("/fred"), HttpClient("fred", redact=(KEY,)))
-    batch = source.fetch([CATALOG.series[s] for s in ("WALCL", "UNRATE", "SOFR")])
-    assert batch.absent == ["SOFR"]
+    batch = source.fetch([CATALOG.series[s] for s in ("WALCL", "UNRATE", "WDTGAL")])
+    assert batch.absent == ["WDTGAL"]
     assert batch.series_metadata["WALCL"]["units"] == "Millions of U.S. Dollars"
     walcl = batch.frame[batch.frame["series_id"] == "WALCL"]
     assert len(walcl) == len(wednesdays()) and walcl["realtime_start"].isna().all()
     unrate = batch.frame[batch.frame["series_id"] == "UNRATE"].iloc[0]
     lag = timedelta(days=CATALOG.series["UNRATE"].release_lag_days)
     assert unrate["realtime_start"].date() == unrate["date"] + lag  # first published
-    # WALCL: series + observations; UNRATE: series + vintagedates + one window; SOFR: the error.
+    # WALCL: series + observations; UNRATE: series + vintagedates + one window; WDTGAL: the error.
     assert fake.served_by(layout.FRED_API) == {answers.SNAPSHOT: 5, answers.GENERATED: 1}
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import report as report_lib
 from orchestration.lib import serving
-from orchestration.lib.raw_assets import SYNTHETIC_NOTE
+from orchestration.lib.raw_assets import SYNTHETIC_NOTE, input_problems
 from orchestration.lib.settings import load_settings
 
 SERVING_KEY = dg.AssetKey(["serving", "duckdb"])
@@ -145,6 +145,7 @@ def daily_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         serving.serving_path(settings.warehouse_dir),
         settings.warehouse_dir / "reports",
         synthetic=settings.source_mode == "sample",
+        input_problems=input_problems(context.instance),
     )
     context.log.info(f"wrote {written.path} ({written.bytes:,} bytes, {written.charts} charts)")
     return dg.MaterializeResult(

@@ -1,5 +1,6 @@
 from orchestration.lib.raw_assets import build_raw_asset
 from orchestration.lib.raw_tables import OFR
+from orchestration.lib.source_rules import SourceRules
 
 ofr_financial_stress_index = build_raw_asset(
     "ofr",
@@ -8,4 +9,6 @@ ofr_financial_stress_index = build_raw_asset(
     description="OFR Financial Stress Index as published (the index, its five categories and three "
     "regions, one row per series per business day; 0 = average stress). A benchmark for the "
     "stress score (marts.fct_stress_scorecard), never an input to it.",
+    # One published CSV holds the index and all its components: read it once per run.
+    rules=SourceRules(one_payload=True),
 )
