@@ -8,6 +8,7 @@ changed, and a rerun with the good catalog recovers.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -16,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.catalog import CATALOG_PATH, load_catalog
+from orchestration.lib.catalog import load_catalog
 
 pytestmark = pytest.mark.faults
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GOOD = CATALOG_PATH.read_text(encoding="utf-8")
 SECOND_RRP = (
     '  RRPONTSYD:    {source: fred, units: "Millions of U.S. Dollars", frequency: daily, '
     'release_lag: 0d, staleness_days: 7, range: [0, 3000000], description: "a second entry"}\n'
@@ -35,6 +35,12 @@ ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 def _line_of(text: str, needle: str, nth: int = 1) -> int:
     lines = [n for n, line in enumerate(text.splitlines(), start=1) if needle in line]
     return lines[nth - 1]
+
+
+@pytest.fixture
+def good(replay_wh) -> str:
+    """The good catalog of the run: the harness's copy of the repository catalog."""
+    return Path(os.environ["CROSSWIND_CATALOG"]).read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -52,15 +58,15 @@ def catalog_env(replay_wh, tmp_path, monkeypatch):
     load_catalog.cache_clear()
 
 
-def _recover(replay_wh, catalog_env, before) -> None:
-    catalog_env(GOOD)
+def _recover(replay_wh, catalog_env, good, before) -> None:
+    catalog_env(good)
     replay_wh.assert_recovers("fred", before)
 
 
-def test_a_second_entry_for_a_series_is_refused_with_its_line(replay_wh, catalog_env):
+def test_a_second_entry_for_a_series_is_refused_with_its_line(replay_wh, catalog_env, good):
     before = replay_wh.state()
     anchor = "  WRESBAL:"
-    text = GOOD.replace(anchor, SECOND_RRP + anchor, 1)
+    text = good.replace(anchor, SECOND_RRP + anchor, 1)
     path = catalog_env(text)
     first, second = _line_of(text, "  RRPONTSYD:"), _line_of(text, "  RRPONTSYD:", 2)
     replay_wh.assert_rejected(
@@ -70,7 +76,7 @@ def test_a_second_entry_for_a_series_is_refused_with_its_line(replay_wh, catalog
         f"{path} line {second}",
         f"duplicate key 'RRPONTSYD' (first on line {first})",
     )
-    _recover(replay_wh, catalog_env, before)
+    _recover(replay_wh, catalog_env, good, before)
 
 
 BOMB_CHILD = textwrap.dedent(
@@ -88,9 +94,9 @@ BOMB_CHILD = textwrap.dedent(
 )
 
 
-def test_an_alias_bomb_is_refused_within_bounded_memory(replay_wh, catalog_env, tmp_path):
+def test_an_alias_bomb_is_refused_within_bounded_memory(replay_wh, catalog_env, good, tmp_path):
     before = replay_wh.state()
-    path = catalog_env(GOOD + "\n" + ALIAS_BOMB)
+    path = catalog_env(good + "\n" + ALIAS_BOMB)
     # First in a child capped at 2 GB of address space: were the aliases expanded, it would
     # die of MemoryError instead of eating the machine (the unguarded load grew to 5 GB).
     limit = 2 * 1024**3
@@ -104,25 +110,27 @@ def test_an_alias_bomb_is_refused_within_bounded_memory(replay_wh, catalog_env, 
         timeout=120,
     )
     assert child.returncode == 0, child.stderr[-2000:]
-    bomb_line = _line_of(GOOD + "\n" + ALIAS_BOMB, "a: &a")
+    bomb_line = _line_of(good + "\n" + ALIAS_BOMB, "a: &a")
     assert child.stdout.strip() == f"{path} line {bomb_line}: anchor &a (anchors are not allowed)"
     # Then through the FRED asset, with the three checks.
     text = replay_wh.assert_rejected("fred", before, str(path), "anchor &a", "not allowed")
     assert len(text) < 2000
-    _recover(replay_wh, catalog_env, before)
+    _recover(replay_wh, catalog_env, good, before)
 
 
-def test_an_oversized_catalog_is_refused_before_parsing(replay_wh, catalog_env):
+def test_an_oversized_catalog_is_refused_before_parsing(replay_wh, catalog_env, good):
     before = replay_wh.state()
-    path = catalog_env(GOOD + ("# padding\n" * 250_000))  # 2.5 MB of comments
+    path = catalog_env(good + ("# padding\n" * 250_000))  # 2.5 MB of comments
     replay_wh.assert_rejected("fred", before, str(path), "larger than 2048 KiB", "refused")
-    _recover(replay_wh, catalog_env, before)
+    _recover(replay_wh, catalog_env, good, before)
 
 
-def test_a_validation_error_names_the_field_and_never_prints_the_document(replay_wh, catalog_env):
+def test_a_validation_error_names_the_field_and_never_prints_the_document(
+    replay_wh, catalog_env, good
+):
     before = replay_wh.state()
     huge = "x" * 500_000
-    text = GOOD.replace("staleness_days: 7,", "staleness_days: seven,", 1).replace(
+    text = good.replace("staleness_days: 7,", "staleness_days: seven,", 1).replace(
         'description: "Overnight reverse repo', f'description: "{huge} Overnight reverse repo', 1
     )
     catalog_env(text)
@@ -130,4 +138,4 @@ def test_a_validation_error_names_the_field_and_never_prints_the_document(replay
         "fred", before, "invalid series catalog", "series.RRPONTSYD.staleness_days"
     )
     assert huge[:1000] not in failure and len(failure) < 3000
-    _recover(replay_wh, catalog_env, before)
+    _recover(replay_wh, catalog_env, good, before)
