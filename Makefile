@@ -12,7 +12,7 @@ export CW_UV := $(UV)
 RUN := "$$CW_UV" run --frozen
 WITH_ENV := $(RUN) python -m orchestration.lib.envfile
 
-.PHONY: install run demo dev test lint manifest sample docs bench
+.PHONY: install run demo dev test lint manifest sample docs bench rehearse
 
 ## uv is fetched once when missing (not a make target: its path may hold spaces).
 install:
@@ -36,6 +36,13 @@ run: install
 ## The same job offline on the bundled synthetic sample (warehouse/sample/).
 demo: install
 	$(WITH_ENV) --set CROSSWIND_SOURCE=sample -- dg launch --job refresh_job
+
+## The live job against loopback fakes of every service, answering recorded bodies (README,
+## "Live mode"), into warehouse/rehearsal/; no internet needed. WIRE_DIR / SNAPSHOT_DIR choose.
+export CW_WIRE_DIR := $(or $(WIRE_DIR),../shared/wire)
+export CW_SNAPSHOT_DIR := $(or $(SNAPSHOT_DIR),../shared/snapshot)
+rehearse: install
+	$(RUN) crosswind rehearse --wire "$$CW_WIRE_DIR" --snapshot "$$CW_SNAPSHOT_DIR"
 
 ## The Dagster UI on http://127.0.0.1:3000
 dev: install

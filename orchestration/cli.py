@@ -1,12 +1,19 @@
 """`crosswind` command line.
 
-    crosswind record --dest DIR [--sources fred,treasury,...]
+    crosswind record --dest DIR [--raw DIR] [--sources fred,treasury,...]
+    crosswind rehearse --wire DIR [--snapshot DIR] [--warehouse DIR] [--fred auto|api|csv]
     crosswind reconcile [--sources fred,...] [--check]
 
-`record` fetches live data through each source's live client and writes it in the replay
+`record` fetches live data through each source's live client. `--dest` writes it in the replay
 layout (`DIR/fred/<ID>.csv`, `DIR/treasury/tga_daily.csv`, ...), so that
-`CROSSWIND_SOURCE=replay CROSSWIND_SNAPSHOT_DIR=DIR` replays exactly what was fetched.
-A failed source is reported and the others still run; the exit code is 1 if any failed.
+`CROSSWIND_SOURCE=replay CROSSWIND_SNAPSHOT_DIR=DIR` replays exactly what was fetched; `--raw`
+writes every response body as the services sent it, in the wire layout `rehearse` serves
+(orchestration/rehearsal/layout.py). A failed source is reported and the others still run; the
+exit code is 1 if any failed.
+
+`rehearse` runs the live job end to end against loopback fakes of every service, answering
+from a wire folder (falling back to a snapshot), and prints what each source got and loaded
+(orchestration/rehearsal/run.py). The exit code is 1 if the run failed.
 
 `reconcile` re-reads sources in full and makes the warehouse match them: revisions applied, rows
 a source no longer carries deleted (logged in raw_meta.revision_log); `--check` only reports.
@@ -21,12 +28,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.errors import CrosswindError
-from orchestration.lib.http import redact_text
+from orchestration.lib.http import redact_text, tapped
 from orchestration.lib.settings import load_settings
+from orchestration.rehearsal import DEFAULT_WAREHOUSE, FRED_MODES
+from orchestration.rehearsal.record import RawRecorder
 from orchestration.sources.registry import SOURCES, make_source
 
 # Environment variables whose values must never be printed, whatever a source raises.
@@ -63,12 +73,45 @@ def _parser() -> argparse.ArgumentParser:
         help="fetch live data and write it in the replay (snapshot) layout",
         description="Fetch live data and write it in the replay layout under --dest.",
     )
-    record.add_argument("--dest", required=True, type=Path, help="folder to write the snapshot to")
+    record.add_argument("--dest", type=Path, help="folder to write the replay snapshot to")
+    record.add_argument(
+        "--raw",
+        type=Path,
+        help="folder to write the services' response bodies to, in the layout rehearse serves",
+    )
     record.add_argument(
         "--sources",
         type=_source_list,
         default=list(SOURCES),
         help=f"comma-separated subset of {','.join(SOURCES)} (default: all)",
+    )
+    rehearse = commands.add_parser(
+        "rehearse",
+        help="run the live job against loopback fakes of every service (genuine recorded bytes)",
+        description="Serve a wire folder (and a snapshot for what it lacks) from loopback fakes "
+        "of every service, point the live clients at them and run refresh_job end to end.",
+    )
+    rehearse.add_argument(
+        "--wire", required=True, type=Path, help="recorded bodies (e.g. ../shared/wire)"
+    )
+    rehearse.add_argument(
+        "--snapshot", type=Path, help="snapshot served for what --wire lacks (../shared/snapshot)"
+    )
+    rehearse.add_argument(
+        "--warehouse",
+        type=Path,
+        default=DEFAULT_WAREHOUSE,
+        help=f"rehearsal warehouse folder (default {DEFAULT_WAREHOUSE})",
+    )
+    rehearse.add_argument(
+        "--fred",
+        choices=FRED_MODES,
+        default="auto",
+        help="FRED client: the API with a dummy key, the keyless graph CSV, or auto (the one "
+        "--wire holds more recorded bodies of)",
+    )
+    rehearse.add_argument(
+        "--fresh", action="store_true", help="delete the rehearsal warehouse first (cold run)"
     )
     fix = commands.add_parser(
         "reconcile",
@@ -87,16 +130,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def record(dest: Path, sources: Sequence[str]) -> int:
-    """Record each source into `dest`; returns the process exit code."""
+def record(dest: Path | None, sources: Sequence[str], raw: Path | None = None) -> int:
+    """Record each source into `dest` (replay layout) and/or `raw` (wire layout)."""
     try:
         settings = dataclasses.replace(load_settings(), source_mode="live")
         catalog = load_catalog()
-        dest = dest.expanduser().resolve()
-        dest.mkdir(parents=True, exist_ok=True)
+        folders = [f.expanduser().resolve() for f in (dest, raw) if f is not None]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
     except (CrosswindError, OSError) as exc:
         _err(f"crosswind record: {exc}")
         return 1
+    dest = folders[0] if dest is not None else None
+    secrets = [os.environ[name] for name in SECRET_ENV if os.environ.get(name)]
+    recorder = RawRecorder(folders[-1], secrets) if raw is not None else None
     failed: list[str] = []
     total_files = 0
     for name in sources:
@@ -104,9 +151,15 @@ def record(dest: Path, sources: Sequence[str]) -> int:
         _out(
             f"[{name}] recording {len(series)} series ..." if series else f"[{name}] recording ..."
         )
+        seen = len(recorder.written) if recorder else 0
         try:
             source = make_source(name, settings)
-            written = source.record(series, dest)
+            with tapped(recorder) if recorder else nullcontext():
+                if dest is not None:
+                    written = source.record(series, dest)
+                else:
+                    source.fetch(series)  # full history: what a first live run asks for
+                    written = []
         except CrosswindError as exc:
             _err(f"[{name}] FAILED: {exc}")
             failed.append(name)
@@ -117,15 +170,21 @@ def record(dest: Path, sources: Sequence[str]) -> int:
             continue
         for path in written:
             _out(f"[{name}]   wrote {_shown(path, dest)}")
-        _out(f"[{name}] ok: {len(written)} file(s)")
-        total_files += len(written)
+        bodies = recorder.written[seen:] if recorder else []
+        for path in bodies:
+            _out(f"[{name}]   recorded {path}")
+        _out(f"[{name}] ok: {len(written) + len(bodies)} file(s)")
+        total_files += len(written) + len(bodies)
+    for problem in recorder.refused if recorder else []:
+        _err(f"crosswind record --raw: {problem}")
+    where = " and ".join(str(f) for f in folders)
     if failed:
         _err(
             f"crosswind record: {len(failed)} of {len(sources)} source(s) failed "
-            f"({', '.join(failed)}); {total_files} file(s) written to {dest}"
+            f"({', '.join(failed)}); {total_files} file(s) written to {where}"
         )
         return 1
-    _out(f"done: {total_files} file(s) in {dest}")
+    _out(f"done: {total_files} file(s) in {where}")
     return 0
 
 
@@ -146,7 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     crosswind_log.setLevel(logging.INFO)
     try:
         if args.command == "record":
-            return record(args.dest, args.sources)
+            if args.dest is None and args.raw is None:
+                _err("crosswind record: give --dest (replay layout), --raw (wire layout) or both")
+                return 2
+            return record(args.dest, args.sources, args.raw)
+        if args.command == "rehearse":
+            from orchestration.rehearsal.run import rehearse  # pandas, Dagster: only when used
+
+            try:
+                return rehearse(
+                    args.wire, args.snapshot, args.warehouse, args.fred, args.fresh, out=_out
+                ).exit_code
+            except CrosswindError as exc:
+                _err(f"crosswind rehearse: {exc}")
+                return 1
         if args.command == "reconcile":
             from orchestration.lib.reconcile import reconcile
 

@@ -14,6 +14,23 @@ def http_server():
         yield server
 
 
+@pytest.fixture
+def no_http_waits(monkeypatch):
+    """Live clients neither pace (FRED) nor sleep between retries: local servers answer at once."""
+    from orchestration.lib.http import HttpClient
+    from orchestration.sources import fred
+
+    monkeypatch.setattr(fred, "CSV_MIN_INTERVAL", 0.0)
+    monkeypatch.setattr(fred, "API_MIN_INTERVAL", 0.0)
+    original_init = HttpClient.__init__
+
+    def no_wait(self, *args, **kw):
+        kw["sleep"] = lambda seconds: None
+        original_init(self, *args, **kw)
+
+    monkeypatch.setattr(HttpClient, "__init__", no_wait)
+
+
 # --- warehouse and snapshot fixtures ------------------------------------------------------------
 
 import shutil  # noqa: E402

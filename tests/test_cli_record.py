@@ -10,7 +10,6 @@ import pytest
 from orchestration import cli
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.errors import CrosswindError
-from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import load_settings
 from orchestration.sources import fred, ofr, registry, treasury
 from tests.support.http_server import Reply, refused_url
@@ -46,7 +45,7 @@ def dts_page(request) -> Reply:
 
 
 @pytest.fixture
-def live_env(http_server, monkeypatch):
+def live_env(http_server, monkeypatch, no_http_waits):
     """Every live FRED/Treasury URL points at the local server; no pacing, no real sleeps."""
     http_server.route_fn("/graph/fredgraph.csv", graph_csv)
     http_server.route_fn(FISCAL_PATH, dts_page)
@@ -57,15 +56,6 @@ def live_env(http_server, monkeypatch):
     monkeypatch.setenv("CROSSWIND_FRED_CSV_URL", http_server.url("/graph/fredgraph.csv"))
     monkeypatch.setenv("CROSSWIND_FISCALDATA_URL", http_server.url(FISCAL_PATH))
     monkeypatch.setenv("CROSSWIND_OFR_URL", http_server.url(OFR_PATH))
-    monkeypatch.setattr(fred, "CSV_MIN_INTERVAL", 0.0)
-    monkeypatch.setattr(fred, "API_MIN_INTERVAL", 0.0)
-    original_init = HttpClient.__init__
-
-    def no_wait(self, *args, **kw):
-        kw["sleep"] = lambda seconds: None
-        original_init(self, *args, **kw)
-
-    monkeypatch.setattr(HttpClient, "__init__", no_wait)
     return http_server
 
 

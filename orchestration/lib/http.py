@@ -16,6 +16,9 @@ which host and what to do next:
 Secrets (the FRED API key travels in the query string) are replaced by `***` in every message,
 log record and exception this module produces, and no exception is chained to a requests error
 whose text carries the URL.
+
+`tapped(observer)` shows every response a client hands back to its caller to `observer`
+(`crosswind record --raw` writes the bodies to disk that way).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -54,6 +58,9 @@ HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
 ERROR_MESSAGE_CHARS = 2_000
 
 Expect = Literal["csv", "json", "binary", None]
+# (source, URL as requested, response): sees each response `HttpClient.get` returns.
+Tap = Callable[[str, str, requests.Response], None]
+_TAPS: list[Tap] = []
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,16 @@ _REDACTING_FILTER = _RedactingFilter()
 # request lines (and our own, in case a caller formats a secret into a message).
 for _name in ("urllib3.connectionpool", "crosswind.http"):
     logging.getLogger(_name).addFilter(_REDACTING_FILTER)
+
+
+@contextmanager
+def tapped(observer: Tap) -> Iterator[None]:
+    """Call `observer` with every response any client returns while the block runs."""
+    _TAPS.append(observer)
+    try:
+        yield
+    finally:
+        _TAPS.remove(observer)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -243,6 +260,8 @@ class HttpClient:
             if isinstance(outcome, requests.Response):
                 if expect is not None:
                     self._check_body(outcome, expect, where, series)
+                for observer in tuple(_TAPS):
+                    observer(self.source, (outcome.history or [outcome])[0].request.url, outcome)
                 return outcome
             problem = self.redact(outcome.problem)
             if outcome.status is not None and not outcome.retry:
