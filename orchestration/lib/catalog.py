@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from orchestration.lib.calendars import SOURCE_DEFAULT_CALENDAR, CalendarName
 from orchestration.lib.errors import CatalogError
 from orchestration.lib.settings import DEFAULT_CATALOG_PATH, catalog_path
 
@@ -46,6 +47,9 @@ class Series(BaseModel):
     units: str
     frequency: Frequency
     release_lag: str
+    # The publisher calendar a business-day lag counts on (orchestration/lib/calendars.py);
+    # omitted, the source's default (SOURCE_DEFAULT_CALENDAR).
+    release_calendar: CalendarName
     staleness_days: int = Field(gt=0, le=400)
     range: tuple[float, float]
     description: str
@@ -53,6 +57,14 @@ class Series(BaseModel):
     discontinued: bool = False
     live: str | None = None
     max_missing_share: float = Field(default=0.05, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_calendar(cls, data):
+        if isinstance(data, dict) and data.get("release_calendar") is None:
+            source = data.get("source")
+            data = {**data, "release_calendar": SOURCE_DEFAULT_CALENDAR.get(source, "us_federal")}
+        return data
 
     @field_validator("id")
     @classmethod

@@ -198,8 +198,11 @@ def replace_all(
     con.register("cw_ref", incoming)
     try:
         con.execute("BEGIN TRANSACTION")
+        # A warehouse made before a column was added to the reference table gains it here.
+        for name, ddl in table.all_columns:
+            con.execute(f'ALTER TABLE {table.qualified} ADD COLUMN IF NOT EXISTS "{name}" {ddl}')
         con.execute(f"DELETE FROM {table.qualified}")
-        con.execute(f"INSERT INTO {table.qualified} SELECT * FROM cw_ref")
+        con.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM cw_ref")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -4,8 +4,8 @@
     the liquidity/funding inputs) plus every shared trading day of fct_asset_returns_daily.
     Liquidity/funding/stress columns are point-in-time (see their marts); market columns are that
     day's closes and returns (NULL on non-trading days); valuation columns come from the latest
-    fct_valuation_monthly month whose Shiller data was published by D (macro published_date:
-    month start + the SHILLER_CAPE catalog release lag), named in valuation_month.
+    fct_valuation_monthly month whose Shiller data was published by D (the SHILLER_PRICE row's
+    published_date, int_series_observations_published), named in valuation_month.
 -#}
 
 with
@@ -50,11 +50,13 @@ cross_asset as (
 
 ),
 
-valuation_lag as (
+valuation_published as (
 
-    select release_lag_days, is_release_lag_business
-    from {{ ref('stg_meta__series_catalog') }}
-    where series_id = 'SHILLER_CAPE'
+    -- the day each month's Shiller workbook row was public (catalog release lag on its
+    -- publisher calendar: int_series_observations_published; rows are dated month start)
+    select observation_date as month, published_date
+    from {{ ref('int_series_observations_published') }}
+    where series_id = 'SHILLER_PRICE'
 
 ),
 
@@ -62,17 +64,14 @@ valuation as (
 
     select
         valuation.month as valuation_month,
-        cast({{ published_date('valuation.month',
-                               'coalesce(valuation_lag.release_lag_days, 0)',
-                               'valuation_lag.is_release_lag_business') }} as date)
-            as valuation_published_date,
+        valuation_published.published_date as valuation_published_date,
         valuation.cape,
         valuation.cape_z_30y,
         valuation.trailing_pe,
         valuation.buffett_indicator
     from {{ ref('fct_valuation_monthly') }} as valuation
-    left join valuation_lag
-        on true
+    inner join valuation_published
+        on valuation.month = valuation_published.month
 
 ),
 

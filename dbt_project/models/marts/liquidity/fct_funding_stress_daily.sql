@@ -3,7 +3,8 @@
     point-in-time (int_series_asof_daily: values published by the end of D, NULL past their
     staleness limit).
     - sofr_iorb_spread_bp = (SOFR - IORB) * 100; is_quarter_end when the SOFR observation shown
-      is the last business day (Mon-Fri) of a calendar quarter.
+      is the last business day of a calendar quarter on SOFR's publisher calendar (catalog
+      release_calendar, int_publisher_calendars).
     - usdjpy: the market quote (USDJPY) or, when it is missing, FRED DEXJPUS (usdjpy_source).
     - 5-day changes compare D with D - 7 calendar days (5 business days back for a weekday).
     - carry_unwind_flag: USD/JPY 5-day change <= var carry_unwind_usdjpy_5d_pct (-2%, yen
@@ -14,11 +15,23 @@
 -#}
 with
 
+sofr_calendar as (
+
+    select release_calendar
+    from {{ ref('stg_meta__series_catalog') }}
+    where series_id = 'SOFR'
+
+),
+
 quarter_ends as (
 
-    select date
-    from {{ ref('int_calendar_days') }}
-    where is_quarter_end_business_day
+    -- last business day of each quarter on SOFR's publisher calendar (us_bond_market: no SOFR
+    -- on Good Friday 2024-03-29, so Q1 2024 ends on Thursday 2024-03-28)
+    select publisher_days.date
+    from {{ ref('int_publisher_calendars') }} as publisher_days
+    inner join sofr_calendar
+        on publisher_days.calendar = sofr_calendar.release_calendar
+    where publisher_days.is_quarter_end
 
 ),
 
