@@ -10,9 +10,14 @@
     indefinitely. Market prices are keyed by the date they were struck (their observation date),
     not by FRED's re-publication date; `source_date` and `age_days` say which observation was used.
 
-    Return on D = between consecutive shared trading days, within ONE series (prev trading day's
-    as-of value of the same series): simple = close / prev_close - 1 (NULL unless both closes are
-    > 0, e.g. WTI on 2020-04-20), change = close - prev_close. A carried value gives 0.
+    return_1d on D = between consecutive shared trading days, within ONE series (prev trading
+    day's as-of value of the same series): simple = close / prev_close - 1 (NULL unless both
+    closes are > 0, e.g. WTI on 2020-04-20), change = close - prev_close. It is a chain link: 0
+    on a carried day (is_carried), and the next real observation's link spans the carried days,
+    so compounding links (int_markets__margin_forward_returns) gives the exact price ratio across
+    holidays. It is not a market return on a carried day: fct_asset_returns_daily publishes it
+    only where the asset has a real observation (DESIGN.md: a carried close never makes a
+    return).
 
     Primary / proxy: the primary series is used on dates d with primary_first < d <= primary_last
     (its first day has no return of its own), the proxy elsewhere once it has started, otherwise
