@@ -77,7 +77,8 @@ levels as (
         end as usdjpy_age_days,
         joined.us2y_age_days,
         joined.jp2y_age_days,
-        nullif(concat_ws(',',
+        nullif(concat_ws(
+            ',',
             case when joined.sofr_is_stale then 'SOFR' end,
             case when joined.iorb_is_stale then 'IORB' end,
             case when joined.move_is_stale then 'MOVE' end,
@@ -112,8 +113,10 @@ flagged as (
         *,
         case
             when usdjpy_change_5d_pct is not null and us2y_jp2y_spread_change_5d_bp is not null
-                then usdjpy_change_5d_pct <= {{ var('carry_unwind_usdjpy_5d_pct') }}
-                and us2y_jp2y_spread_change_5d_bp <= {{ var('carry_unwind_spread_5d_bp') }}
+                then (
+                    usdjpy_change_5d_pct <= {{ var('carry_unwind_usdjpy_5d_pct') }}
+                    and us2y_jp2y_spread_change_5d_bp <= {{ var('carry_unwind_spread_5d_bp') }}
+                )
         end as carry_unwind_flag
     from changes
 

@@ -52,7 +52,21 @@ returns as (
 
 correlations as (
 
-    select date, asset_a, asset_b, window_days, correlation
+    select
+        date,
+        asset_a,
+        asset_b,
+        window_days,
+        correlation,
+        -- the equity index against gold / the 10-year (pairs are stored alphabetically)
+        case
+            when least(asset_a, asset_b) = least('{{ equity_asset }}', 'gold')
+                and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'gold')
+                then 'equity_gold'
+            when least(asset_a, asset_b) = least('{{ equity_asset }}', 'us10y')
+                and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'us10y')
+                then 'equity_bond'
+        end as pair
     from {{ ref('fct_cross_asset_correlation_daily') }}
     where date >= cast('{{ start_date }}' as date)
 
@@ -60,7 +74,8 @@ correlations as (
 
 calendar as (
 
-    select distinct date from returns where asset = '{{ equity_asset }}'
+    select distinct date from returns
+    where asset = '{{ equity_asset }}'
 
 ),
 
@@ -88,24 +103,27 @@ pair_stats as (
 
     select
         correlations.date,
-        avg(case when a.in_regime_basket and b.in_regime_basket and window_days = 20
-            then correlation end) as avg_pairwise_correlation_20d,
-        avg(case when a.in_regime_basket and b.in_regime_basket and window_days = 60
-            then correlation end) as avg_pairwise_correlation_60d,
-        count(case when a.in_regime_basket and b.in_regime_basket and window_days = 20
-            then correlation end) as n_pairs_20d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'gold')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'gold')
-            and window_days = 20 then correlation end) as equity_gold_correlation_20d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'gold')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'gold')
-            and window_days = 60 then correlation end) as equity_gold_correlation_60d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'us10y')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'us10y')
-            and window_days = 20 then correlation end) as equity_bond_correlation_20d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'us10y')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'us10y')
-            and window_days = 60 then correlation end) as equity_bond_correlation_60d
+        avg(correlations.correlation) filter (
+            where a.in_regime_basket and b.in_regime_basket and correlations.window_days = 20
+        ) as avg_pairwise_correlation_20d,
+        avg(correlations.correlation) filter (
+            where a.in_regime_basket and b.in_regime_basket and correlations.window_days = 60
+        ) as avg_pairwise_correlation_60d,
+        count(correlations.correlation) filter (
+            where a.in_regime_basket and b.in_regime_basket and correlations.window_days = 20
+        ) as n_pairs_20d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_gold' and correlations.window_days = 20
+        ) as equity_gold_correlation_20d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_gold' and correlations.window_days = 60
+        ) as equity_gold_correlation_60d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_bond' and correlations.window_days = 20
+        ) as equity_bond_correlation_20d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_bond' and correlations.window_days = 60
+        ) as equity_bond_correlation_60d
     from correlations
     inner join assets as a
         on correlations.asset_a = a.asset
