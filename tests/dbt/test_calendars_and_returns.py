@@ -58,9 +58,8 @@ def test_walcl_of_thanksgiving_week_is_public_on_friday(con):
     assert rows[1][1] == pytest.approx(walcl["2025-11-26"], abs=1e-9)
     # and no week of the weekly mart becomes available on a federal holiday
     federal = holidays.US(years=range(2002, 2027), categories=(holidays.PUBLIC,))
-    available = [
-        d for (d,) in con.execute("select available_date from marts.fct_net_liquidity_weekly")
-    ]
+    weekly = con.execute("select available_date from marts.fct_net_liquidity_weekly").fetchall()
+    available = [d for (d,) in weekly]
     assert available and not [d for d in available if d in federal]
     assert (
         str(
