@@ -1,5 +1,5 @@
 {#-
-    Point-in-time helpers (see models/intermediate/_intermediate.yml for the rule).
+    Point-in-time helpers (see models/intermediate/series/_int_series__models.yml for the rule).
 -#}
 
 {#-
