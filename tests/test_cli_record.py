@@ -12,11 +12,17 @@ from orchestration.lib.catalog import load_catalog
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import load_settings
-from orchestration.sources import fred, registry, treasury
+from orchestration.sources import fred, ofr, registry, treasury
 from tests.support.http_server import Reply, refused_url
 
 KEY = "fedcba9876543210fedcba9876543210"
 FISCAL_PATH = "/v1/accounting/dts/operating_cash_balance"
+OFR_PATH = "/financial-stress-index/data/fsi.csv"
+OFR_CSV = (
+    "Date,OFR FSI,Credit,Equity valuation,Safe assets,Funding,Volatility,United States,"
+    "Other advanced economies,Emerging markets\n"
+    "2026-02-12,-1.5,-0.8,-0.2,-0.1,-0.1,-0.3,-0.9,-0.4,-0.2\n"
+)
 CATALOG = load_catalog()
 FRED_IDS = [s.id for s in CATALOG.for_source("fred")]
 
@@ -44,11 +50,13 @@ def live_env(http_server, monkeypatch):
     """Every live FRED/Treasury URL points at the local server; no pacing, no real sleeps."""
     http_server.route_fn("/graph/fredgraph.csv", graph_csv)
     http_server.route_fn(FISCAL_PATH, dts_page)
+    http_server.route(OFR_PATH, Reply.csv(OFR_CSV))
     monkeypatch.setenv("CROSSWIND_SOURCE", "replay")  # record must go live regardless
     monkeypatch.delenv("CROSSWIND_SNAPSHOT_DIR", raising=False)
     monkeypatch.delenv("FRED_API_KEY", raising=False)
     monkeypatch.setenv("CROSSWIND_FRED_CSV_URL", http_server.url("/graph/fredgraph.csv"))
     monkeypatch.setenv("CROSSWIND_FISCALDATA_URL", http_server.url(FISCAL_PATH))
+    monkeypatch.setenv("CROSSWIND_OFR_URL", http_server.url(OFR_PATH))
     monkeypatch.setattr(fred, "CSV_MIN_INTERVAL", 0.0)
     monkeypatch.setattr(fred, "API_MIN_INTERVAL", 0.0)
     original_init = HttpClient.__init__
@@ -63,14 +71,16 @@ def live_env(http_server, monkeypatch):
 
 def test_record_writes_the_replay_layout_and_replay_reads_it(live_env, tmp_path, capsys):
     dest = tmp_path / "snap"
-    assert cli.main(["record", "--dest", str(dest), "--sources", "fred,treasury"]) == 0
+    assert cli.main(["record", "--dest", str(dest), "--sources", "fred,treasury,ofr"]) == 0
 
     out = capsys.readouterr().out
     assert f"[fred] recording {len(FRED_IDS)} series" in out
     assert (
         "[fred]   wrote fred/WALCL.csv" in out
         and "[treasury]   wrote treasury/tga_daily.csv" in out
+        and "[ofr]   wrote ofr/fsi.csv" in out
     )
+    assert (dest / "ofr" / "fsi.csv").read_text() == OFR_CSV
     assert sorted(p.stem for p in (dest / "fred").glob("*.csv")) == sorted(FRED_IDS)
     assert (dest / "fred" / "WALCL.csv").read_text() == (
         "observation_date,WALCL\n2026-02-11,101.5\n2026-02-12,\n"
@@ -83,6 +93,8 @@ def test_record_writes_the_replay_layout_and_replay_reads_it(live_env, tmp_path,
     tga = registry.make_source("treasury", settings).fetch([CATALOG.series["TGA"]])
     assert tga.frame["date"].tolist() == [date(2026, 2, 12)]
     assert tga.frame["value"].tolist() == [883335]
+    fsi = registry.make_source("ofr", settings).fetch([CATALOG.series["OFR_FSI"]])
+    assert fsi.frame["value"].tolist() == [-1.5]
 
 
 def test_one_failed_source_is_reported_and_the_others_still_record(
@@ -126,6 +138,16 @@ def test_registry_dispatches_lazily_and_rejects_unknown_names(tmp_path):
     )
     assert isinstance(registry.make_source("fred", settings), fred.FredReplaySource)
     assert isinstance(registry.make_source("treasury", settings), treasury.TreasuryReplaySource)
-    assert registry.SOURCES == ("fred", "treasury", "mof", "markets", "shiller", "cme", "drops")
+    assert isinstance(registry.make_source("ofr", settings), ofr.OfrReplaySource)
+    assert registry.SOURCES == (
+        "fred",
+        "treasury",
+        "mof",
+        "markets",
+        "shiller",
+        "cme",
+        "drops",
+        "ofr",
+    )
     with pytest.raises(CrosswindError, match="unknown source 'nope'"):
         registry.make_source("nope", settings)

@@ -11,7 +11,7 @@ import pytest
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.settings import SAMPLE_DIR, load_settings
 from orchestration.sample import generate
-from orchestration.sources import cme, drops, markets, mof, shiller
+from orchestration.sources import cme, drops, markets, mof, ofr, shiller
 
 NOT_GENERATED = {"generate.py", "__init__.py", "README.md"}
 
@@ -70,7 +70,7 @@ def test_fred_and_treasury_files_cover_the_catalog():
 
 def test_every_file_parses_with_the_replay_readers(sample_settings):
     catalog = load_catalog()
-    for module, source in ((mof, "mof"), (shiller, "shiller"), (markets, "markets")):
+    for module, source in ((mof, "mof"), (shiller, "shiller"), (markets, "markets"), (ofr, "ofr")):
         series = catalog.for_source(source)
         batch = module.make_source(sample_settings).fetch(series)
         assert batch.mode == "sample" and batch.absent == [], source

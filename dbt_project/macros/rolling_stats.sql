@@ -42,12 +42,14 @@
 {%- endmacro %}
 
 {#-
-    clip(expression, bound): the value limited to [-bound, +bound]; NULL stays NULL (DuckDB's
-    least/greatest skip NULL arguments, so the NULL case is explicit).
+    clip(expression, bound, lower=none): the value limited to [-bound, +bound], or to
+    [lower, +bound] when a lower bound is given; NULL stays NULL (DuckDB's least/greatest skip
+    NULL arguments, so the NULL case is explicit).
 -#}
-{% macro clip(expression, bound) -%}
+{% macro clip(expression, bound, lower=none) -%}
+    {%- set floor = lower if lower is not none else '-(' ~ bound ~ ')' -%}
     (case
         when ({{ expression }}) is not null
-            then least(greatest(cast({{ expression }} as double), -({{ bound }})), {{ bound }})
+            then least(greatest(cast({{ expression }} as double), {{ floor }}), {{ bound }})
     end)
 {%- endmacro %}

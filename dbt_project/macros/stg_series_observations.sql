@@ -5,8 +5,10 @@
     series_id, date, value, units, ...): renames, casts, drops missing values and converts each
     value to the series' stored unit (USD bn, percent, index, ...) with the factor of the units
     label the ROW arrived with (raw_meta.unit_labels), so a units change upstream converts
-    correctly row by row. Labels are matched like orchestration.lib.catalog.Catalog.unit:
-    case-insensitive, whitespace collapsed. A row whose label is unknown or NULL falls back to
+    correctly row by row. Raw rows already carry the catalog's own spelling of that label (the
+    FRED API source resolves what FRED wrote, e.g. `Billions of US Dollars`, with
+    orchestration.lib.catalog.normalize_units_label before writing), so the match here only
+    forgives case and spacing. A row whose label is unknown or NULL falls back to
     the series' catalog label (same rule as Catalog.stored_value) and is flagged
     `is_units_label_known = false` (a warn-level test reports it). No factor is hard-coded.
 -#}

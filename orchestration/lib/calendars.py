@@ -103,4 +103,5 @@ SOURCE_DEFAULT_CALENDAR: dict[str, CalendarName] = {
     "markets": "nyse",
     "shiller": "us_federal",
     "drops": "us_federal",
+    "ofr": "us_federal",
 }

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orchestration.lib.calendars import SOURCE_DEFAULT_CALENDAR, CalendarName
 from orchestration.lib.errors import CatalogError
@@ -21,10 +30,34 @@ CATALOG_PATH = DEFAULT_CATALOG_PATH
 SERIES_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9_^=.\-]{0,39}$")
 LAG_RE = re.compile(r"^(\d{1,3})(d|bd)$")
 
-Source = Literal["fred", "treasury", "mof", "markets", "shiller", "drops"]
+Source = Literal["fred", "treasury", "mof", "markets", "shiller", "drops", "ofr"]
 Frequency = Literal["daily", "weekly", "monthly", "quarterly"]
 # Longest gap between two observations of a frequency, in calendar days.
 PERIOD_DAYS = {"daily": 4, "weekly": 7, "monthly": 31, "quarterly": 92}
+
+
+# Abbreviation dots ("U.S.", "Feb.") but not decimal points; dashes of every width; "U S".
+_ABBREVIATION_DOT = re.compile(r"(?<=[^\W\d_])\.")
+_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
+_SPACED_US = re.compile(r"\bu s\b")
+
+
+def normalize_units_label(label: str) -> str:
+    """The comparison key of a units label: how FRED and the catalog spell it stops mattering.
+
+    FRED writes the same unit several ways across series and over the years (`Billions of US
+    Dollars` for RRPONTSYD, `Billions of U.S. Dollars` elsewhere; `Index Feb 5, 1971=100`).
+    The key folds case, Unicode forms, whitespace, abbreviation dots, dash widths and spacing
+    around `=` and `,`. It never merges different units or index bases: `Index 2015=100` and
+    `Index` stay distinct, so a rebased or rescaled series needs a reviewed catalog entry.
+    """
+    text = unicodedata.normalize("NFKC", label).casefold()
+    text = _DASHES.sub("-", text)
+    text = _ABBREVIATION_DOT.sub("", text)
+    text = re.sub(r"\s*=\s*", "=", text)
+    text = re.sub(r"\s*,\s*", ", ", text)
+    text = " ".join(text.split())
+    return _SPACED_US.sub("us", text)
 
 
 def series_file(folder: Path, series_id: str, suffix: str = ".csv") -> Path:
@@ -57,6 +90,7 @@ class Series(BaseModel):
     discontinued: bool = False
     live: str | None = None
     max_missing_share: float = Field(default=0.05, ge=0, le=1)
+    vintages: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -82,6 +116,8 @@ class Series(BaseModel):
 
     @model_validator(mode="after")
     def _range_ordered(self) -> Series:
+        if self.vintages and self.source != "fred":
+            raise ValueError("vintages: true is for FRED series only (ALFRED keeps the vintages)")
         lo, hi = self.range
         if not lo < hi:
             raise ValueError(f"range {self.range} must be [min, max] with min < max")
@@ -121,9 +157,17 @@ class Catalog(BaseModel):
     unit_labels: dict[str, UnitLabel]
     series: dict[str, Series]
     margins: Margins
+    # normalize_units_label(label) -> the unit_labels key spelled that way.
+    _label_keys: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _units_known(self) -> Catalog:
+        keys: dict[str, str] = {}
+        for label in self.unit_labels:
+            other = keys.setdefault(normalize_units_label(label), label)
+            if other != label:
+                raise ValueError(f"unit_labels {other!r} and {label!r} are the same label")
+        self._label_keys = keys
         for s in self.series.values():
             if s.units not in self.unit_labels:
                 raise ValueError(f"series {s.id}: units {s.units!r} not listed in unit_labels")
@@ -138,13 +182,35 @@ class Catalog(BaseModel):
     def for_source(self, source: str) -> list[Series]:
         return [s for s in self.series.values() if s.source == source]
 
+    def unit_key(self, label: str) -> str | None:
+        """The unit_labels key for a units label as a source spells it (normalize_units_label)."""
+        return self._label_keys.get(normalize_units_label(label))
+
     def unit(self, label: str) -> UnitLabel | None:
-        """The stored unit for a units label, matched without regard to case or spacing."""
-        wanted = " ".join(label.split()).lower()
-        for known, unit in self.unit_labels.items():
-            if known.lower() == wanted:
-                return unit
-        return None
+        """The stored unit and factor for a units label as a source spells it."""
+        key = self.unit_key(label)
+        return None if key is None else self.unit_labels[key]
+
+    def resolve_units(self, series: Series, label: str) -> str:
+        """The unit_labels key for the units label a source published for `series`.
+
+        Raises CatalogError naming the series and the label when the label is unknown, or when
+        it means another kind of unit than the catalog gives the series (`Percent` for WALCL):
+        a factor applied to the wrong kind of number would be silently wrong.
+        """
+        key = self.unit_key(label)
+        if key is None:
+            raise CatalogError(
+                f"units label {label!r} of {series.id} is not in the catalog's unit_labels; "
+                "add it to orchestration/catalog.yaml with its stored unit and factor"
+            )
+        stored, expected = self.unit_labels[key].stored, self.unit_labels[series.units].stored
+        if stored != expected:
+            raise CatalogError(
+                f"units label {label!r} of {series.id} means {stored}, but the catalog stores "
+                f"{series.id} as {expected} ({series.units!r})"
+            )
+        return key
 
     def stored_value(self, series_id: str, value: float, units: str | None) -> float:
         """A raw value in the series' stored unit, using the units label it arrived with."""

@@ -7,7 +7,9 @@ which host and what to do next:
   hint (a missing network is not going to come back in 30 seconds);
 - timeouts, dropped connections, 429 and 5xx: retried with exponential backoff and full jitter
   (429/503 honour `Retry-After`), then `SourceUnreachable`;
-- any other 4xx: `SourceHttpError` at once (retrying a 404 or a bad key never helps);
+- any other 4xx: `SourceHttpError` at once (retrying a 404 or a bad key never helps), quoting
+  the service's whole message (up to ERROR_MESSAGE_CHARS; a source's `error_message` hook can
+  pick the message out of its error envelope, e.g. FRED's `<error message="..."/>`);
 - `expect="csv"/"json"/"binary"`: an empty body, an HTML page (error or login page) or JSON that
   does not parse is a `SourceFormatError`.
 
@@ -46,7 +48,9 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Refused connections and DNS failures are retried once only: they are almost never transient.
 CONNECT_FAILURE_RETRIES = 1
 HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
-BODY_SNIPPET_CHARS = 200
+# A service's error message is quoted whole up to this length: the part that says what to do
+# often comes last (FRED's vintage cap ends "... allowed for this file type (2000).").
+ERROR_MESSAGE_CHARS = 2_000
 
 Expect = Literal["csv", "json", "binary", None]
 
@@ -142,7 +146,9 @@ class HttpClient:
 
     `timeout` is (connect, read) seconds. `max_retries` counts retries after the first attempt.
     `min_interval` is the least time between two request starts (rate limits). `redact` lists
-    strings (API keys) never to appear in messages. `sleep` is injectable so tests don't wait.
+    strings (API keys) never to appear in messages. `error_message(body)` returns the message
+    of the source's error envelope, or None to quote the body as text. `sleep` is injectable so
+    tests don't wait.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class HttpClient:
         min_interval: float = 0.0,
         redact: Sequence[str] = (),
         session: requests.Session | None = None,
+        error_message: Callable[[bytes], str | None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.source = source
@@ -168,6 +175,7 @@ class HttpClient:
         self.session = session or requests.Session()
         if session is None:
             self.session.headers["User-Agent"] = USER_AGENT
+        self._error_message = error_message
         self._sleep = sleep
         self._random = random.Random()
         self._pace_lock = threading.Lock()
@@ -263,7 +271,7 @@ class HttpClient:
             if retry_after is not None:
                 problem += f" (Retry-After {header})"
             return _Failure(problem, status=status, retry_after=retry_after)
-        snippet = _snippet(response)
+        snippet = _error_text(response, self._error_message, self.redact)
         return _Failure(f"{problem}: {snippet}" if snippet else problem, status=status, retry=False)
 
     def _pace(self) -> None:
@@ -344,13 +352,26 @@ def _connect_failure(exc: requests.exceptions.ConnectionError) -> str | None:
     return None
 
 
-def _snippet(response: requests.Response) -> str:
+def _error_text(
+    response: requests.Response,
+    error_message: Callable[[bytes], str | None] | None,
+    redact: Callable[[str], str],
+) -> str:
+    """What the service said about its error, whole up to ERROR_MESSAGE_CHARS.
+
+    Redacted before it is cut, so a cut can never leave part of a secret behind.
+    """
     body = response.content or b""
     if looks_like_html(body):
         title = _html_title(body)
         return f"HTML page {title!r}" if title else "HTML page"
-    text = " ".join(body[: BODY_SNIPPET_CHARS * 2].decode("utf-8", "replace").split())
-    return text[:BODY_SNIPPET_CHARS]
+    message = error_message(body) if error_message is not None else None
+    if message is None:
+        message = body.decode("utf-8", "replace")
+    text = " ".join(redact(message).split())
+    if len(text) > ERROR_MESSAGE_CHARS:
+        return text[: ERROR_MESSAGE_CHARS - 1] + "…"
+    return text
 
 
 def _parses_as_json(response: requests.Response) -> bool:

@@ -79,6 +79,8 @@ def fetch_new(
         frame=frame,
         absent=sorted({a for b in batches for a in b.absent}),
         series_metadata={k: v for b in batches for k, v in b.series_metadata.items()},
+        newest={k: v for b in batches for k, v in b.newest.items()},
+        warnings=[w for b in batches for w in b.warnings],
     )
     return merged, windows
 
@@ -112,6 +114,8 @@ def run_raw_ingestion(
         f"{batch.frame[table.series_column].nunique()} "
         f"series ({settings.source_mode}); absent: {batch.absent or 'none'}"
     )
+    for warning in batch.warnings:
+        context.log.warning(warning)
     today = datetime.now(UTC).date()
     outcomes = validate_batch(batch.frame, table, catalog, today, source)
     validated = time.perf_counter()
@@ -150,6 +154,7 @@ def run_raw_ingestion(
         "last_date": str(dates.max().date()) if dates is not None else "",
         "series_loaded": len(last_after),
         "absent_series": dg.MetadataValue.json(batch.absent),
+        "source_warnings": dg.MetadataValue.json(batch.warnings),
         "fetch_windows": dg.MetadataValue.json(windows),
         "batch_by_series": dg.MetadataValue.md(_series_table(batch.frame, table)),
         # Where the step's time went (read by bench/run.py for its per-stage breakdown).

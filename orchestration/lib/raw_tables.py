@@ -59,6 +59,7 @@ TREASURY = RawTable("raw_treasury", "operating_cash_balance", _OBS, ("series_id"
 MOF = RawTable("raw_mof", "jgb_yields", _OBS, ("series_id", "date"), "value")
 SHILLER = RawTable("raw_shiller", "monthly", _OBS, ("series_id", "date"), "value")
 DROPS = RawTable("raw_drops", "observations", _OBS, ("series_id", "date"), "value")
+OFR = RawTable("raw_ofr", "financial_stress_index", _OBS, ("series_id", "date"), "value")
 MARKETS = RawTable(
     "raw_market",
     "daily_bars",
@@ -168,6 +169,7 @@ SOURCE_TABLES: dict[str, RawTable] = {
     "shiller": SHILLER,
     "cme": CME,
     "drops": DROPS,
+    "ofr": OFR,
 }
 ALL_TABLES = (
     *SOURCE_TABLES.values(),

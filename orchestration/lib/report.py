@@ -347,6 +347,114 @@ def _margin_table(events: pd.DataFrame) -> str:
     return f"<table class='margins'>{head}{''.join(rows)}</table>"
 
 
+# --- the stress score against the official indices ------------------------------------------
+
+BENCHMARK_LABELS = {
+    "STLFSI4": "St. Louis Fed FSI (STLFSI4)",
+    "NFCI": "Chicago Fed NFCI",
+    "OFR_FSI": "OFR FSI",
+}
+BENCHMARK_COLORS = {"STLFSI4": "#1f77b4", "NFCI": "#2ca02c", "OFR_FSI": "#ff7f0e"}
+
+
+def chart_stress_vs_official(con) -> go.Figure | None:
+    """crosswind's score and each official index on one axis: z-scores over their common sample.
+
+    crosswind is drawn once, from its comparison with the index whose sample runs latest (its z
+    differs slightly by sample); named episodes are shaded.
+    """
+    df = _query(
+        con,
+        "SELECT benchmark_index, date, benchmark_z, crosswind_z "
+        "FROM marts.fct_stress_index_comparison ORDER BY benchmark_index, date",
+    )
+    if df.empty:
+        return None
+    spans = df.groupby("benchmark_index")["date"].agg(["max", "count"])
+    reference = spans.sort_values(["max", "count"], ascending=False).index[0]
+    fig = go.Figure()
+    for index, rows in df.groupby("benchmark_index", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["date"],
+                y=rows["benchmark_z"],
+                name=BENCHMARK_LABELS.get(index, index),
+                mode="lines",
+                line={"width": 1.2, "color": BENCHMARK_COLORS.get(index)},
+            )
+        )
+    own = df[df["benchmark_index"] == reference]
+    fig.add_trace(
+        go.Scatter(
+            x=own["date"],
+            y=own["crosswind_z"],
+            name=f"crosswind stress score (on the {BENCHMARK_LABELS.get(reference, reference)} "
+            "dates)",
+            mode="lines",
+            line={"width": 2, "color": "black"},
+        )
+    )
+    episodes = _query(
+        con,
+        "SELECT DISTINCT scope_label, window_start, window_end FROM marts.fct_stress_scorecard "
+        "WHERE scope <> 'full_sample' ORDER BY window_start",
+    )
+    for row in episodes.itertuples():
+        fig.add_vrect(
+            x0=row.window_start,
+            x1=row.window_end,
+            fillcolor="#dddddd",
+            opacity=0.5,
+            layer="below",
+            line_width=0,
+            annotation_text=row.scope_label,
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
+    fig.update_layout(
+        title="Stress score vs the official stress indices (each standardised over its common "
+        "sample with crosswind)",
+        yaxis_title="z (standard deviations from the sample mean)",
+        hovermode="x unified",
+        height=480,
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
+def scorecard_table(con) -> str:
+    """The scorecard's full-sample row per index as a small HTML table."""
+    df = _query(
+        con,
+        "SELECT benchmark_index, observations, comparison_frequency, level_correlation, "
+        "change_4w_correlation, top_decile_agreement, stress_regime_hit_rate, "
+        "false_alarm_episodes, crosswind_stress_episodes, false_alarms_per_year "
+        "FROM marts.fct_stress_scorecard WHERE scope = 'full_sample' ORDER BY benchmark_index",
+    )
+    if df.empty:
+        return ""
+    head = (
+        "<tr><th>index</th><th>readings</th><th>ρ levels</th><th>ρ 4-week changes</th>"
+        "<th>top-decile agreement</th><th>in 'stress' when the index is top decile</th>"
+        "<th>false alarms</th><th>per year</th></tr>"
+    )
+    rows = [
+        f"<tr><td>{html.escape(BENCHMARK_LABELS.get(r.benchmark_index, r.benchmark_index))}</td>"
+        f"<td>{r.observations:,} {html.escape(str(r.comparison_frequency))}</td>"
+        f"<td>{_num(r.level_correlation, '{:.2f}')}</td>"
+        f"<td>{_num(r.change_4w_correlation, '{:.2f}')}</td>"
+        f"<td>{_num(r.top_decile_agreement, '{:.0%}')}</td>"
+        f"<td>{_num(r.stress_regime_hit_rate, '{:.0%}')}</td>"
+        f"<td>{r.false_alarm_episodes} of {r.crosswind_stress_episodes}</td>"
+        f"<td>{_num(r.false_alarms_per_year, '{:.2f}')}</td></tr>"
+        for r in df.itertuples()
+    ]
+    return (
+        f"<table class='margins'>{head}{''.join(rows)}</table><p class='note'>Ex post, over "
+        "each index's common sample with crosswind; definitions in docs/stress_score.md.</p>"
+    )
+
+
 # --- summary --------------------------------------------------------------------------------
 
 
@@ -476,6 +584,7 @@ header h1{margin:0;font-size:22px} header p{margin:4px 0 0;opacity:.8;font-size:
 main{max-width:1200px;margin:0 auto;padding:16px}
 section{background:#fff;border:1px solid #e3e3e3;border-radius:8px;margin:14px 0;padding:10px 16px}
 .missing{color:#888;font-style:italic} .synthetic{background:#ffe9a8;padding:8px 28px}
+.note{color:#666;font-size:12px}
 table.margins{border-collapse:collapse;font-size:13px;margin:8px 0} table.margins td,
 table.margins th{border-bottom:1px solid #eee;padding:4px 10px;text-align:right}
 table.margins td:first-child,table.margins th:first-child{text-align:left}
@@ -495,6 +604,11 @@ def render_html(serving_file: Path, *, synthetic: bool = False) -> tuple[str, st
             ("Cross-asset correlation", chart_correlation_heatmap(con), ""),
             ("Selloff days", chart_selloffs(con), ""),
             ("Margin changes", chart_margins(events), _margin_table(events)),
+            (
+                "Stress score vs the official indices",
+                chart_stress_vs_official(con),
+                scorecard_table(con),
+            ),
         ]
     finally:
         con.close()

@@ -231,6 +231,26 @@ def usdjpy_path(days: Sequence[date]) -> list[float]:
     return bridge(days, anchors, 0.004, "USDJPY", events=SELLOFF_RETURNS["USDJPY"])
 
 
+def vix_path(days: Sequence[date]) -> list[float]:
+    """Shared by fred/VIXCLS and the synthetic official stress indices."""
+    events = {
+        date(2026, 2, 11): 4.0,
+        SELLOFF: 7.5,
+        date(2026, 2, 13): 1.5,
+        date(2025, 4, 4): 14.0,
+        date(2025, 4, 7): 6.0,
+    }
+    return mean_reverting(days, 16.0, 0.08, 0.9, "VIXCLS", floor=10.5, events=events)
+
+
+def hy_path(days: Sequence[date]) -> list[float]:
+    """Shared by fred/BAMLH0A0HYM2 and the synthetic official stress indices."""
+    events = {date(2026, 2, 11): 0.15, SELLOFF: 0.35, date(2025, 4, 4): 0.6}
+    return mean_reverting(
+        days, 3.1, 0.02, 0.04, "BAMLH0A0HYM2", floor=2.5, events=events, start=4.0
+    )
+
+
 def policy_rate(day: date) -> float:
     """IORB: synthetic cutting cycle (upper end of the corridor minus 10 bp)."""
     steps = [
@@ -268,15 +288,7 @@ def write_fred_all(out: Path, factor: dict[date, float]) -> list[Path]:
         beta=1.3,
         events=SELLOFF_RETURNS["NASDAQCOM"],
     )
-    vix_events = {
-        date(2026, 2, 11): 4.0,
-        SELLOFF: 7.5,
-        date(2026, 2, 13): 1.5,
-        date(2025, 4, 4): 14.0,
-        date(2025, 4, 7): 6.0,
-    }
-    vix = mean_reverting(bdays, 16.0, 0.08, 0.9, "VIXCLS", floor=10.5, events=vix_events)
-    written.append(write_fred_daily(out, "VIXCLS", bdays, vix, 2))
+    written.append(write_fred_daily(out, "VIXCLS", bdays, vix_path(bdays), 2))
     daily(
         "DCOILWTICO",
         [
@@ -291,11 +303,7 @@ def write_fred_all(out: Path, factor: dict[date, float]) -> list[Path]:
         beta=0.4,
         events=SELLOFF_RETURNS["DCOILWTICO"],
     )
-    hy_events = {date(2026, 2, 11): 0.15, SELLOFF: 0.35, date(2025, 4, 4): 0.6}
-    hy = mean_reverting(
-        bdays, 3.1, 0.02, 0.04, "BAMLH0A0HYM2", floor=2.5, events=hy_events, start=4.0
-    )
-    written.append(write_fred_daily(out, "BAMLH0A0HYM2", bdays, hy, 2))
+    written.append(write_fred_daily(out, "BAMLH0A0HYM2", bdays, hy_path(bdays), 2))
     daily(
         "DGS2",
         [
@@ -854,6 +862,72 @@ def write_drops(out: Path) -> Path:
     return write_text(out / "drops" / "forward_pe.csv", csv_text(["date", "value"], rows))
 
 
+OFR_HEADER = [
+    "Date",
+    "OFR FSI",
+    "Credit",
+    "Equity valuation",
+    "Safe assets",
+    "Funding",
+    "Volatility",
+    "United States",
+    "Other advanced economies",
+    "Emerging markets",
+]
+
+
+def write_stress_indices(out: Path) -> list[Path]:
+    """Synthetic official stress indices (benchmarks for the scorecard, never score inputs).
+
+    Driven by the sample's own VIX and HY spread plus noise, so the scorecard has something to
+    agree and disagree with: fred/STLFSI4.csv and fred/NFCI.csv weekly on Fridays (0 = normal),
+    ofr/fsi.csv daily in OFR's layout, whose five categories and three regions add up to the
+    index (each cell rounded to three decimals, as published).
+    """
+    bdays = us_business_days()
+    vix = dict(zip(bdays, vix_path(bdays), strict=True))
+    hy = dict(zip(bdays, hy_path(bdays), strict=True))
+    stress = {d: 0.1 * (vix[d] - 16.0) + 0.8 * (hy[d] - 3.1) for d in bdays}
+
+    fridays = [d for d in calendar_days(START, END) if d.weekday() == 4]
+    weekly = []
+    for friday in fridays:
+        week = [stress[d] for d in bdays if friday - timedelta(days=4) <= d <= friday]
+        weekly.append(sum(week) / len(week) if week else None)
+    noise = normals(rng_for("STLFSI4"), len(fridays))
+    stlfsi = [
+        None if w is None else -0.6 + 0.55 * w + 0.08 * z
+        for w, z in zip(weekly, noise, strict=True)
+    ]
+    noise = normals(rng_for("NFCI"), len(fridays))
+    nfci = [
+        None if w is None else -0.5 + 0.12 * w + 0.02 * z
+        for w, z in zip(weekly, noise, strict=True)
+    ]
+    written = [
+        write_fred(out, "STLFSI4", fridays, stlfsi, 4),
+        write_fred(out, "NFCI", fridays, nfci, 3),
+    ]
+
+    noise = [normals(rng_for(f"OFR_FSI:{c}"), len(bdays)) for c in OFR_HEADER[2:]]
+    rows = []
+    for i, day in enumerate(bdays):
+        credit = 1.1 * (hy[day] - 3.1) - 0.9 + 0.05 * noise[0][i]
+        equity = 0.05 * (vix[day] - 16.0) - 0.3 + 0.04 * noise[1][i]
+        safe = -0.25 + 0.03 * noise[2][i]
+        funding = -0.15 + 0.03 * noise[3][i]
+        volatility = 0.12 * (vix[day] - 16.0) - 0.6 + 0.05 * noise[4][i]
+        categories = [round(v, 3) for v in (credit, equity, safe, funding, volatility)]
+        index = round(sum(categories), 3)
+        united_states = round(0.5 * index + 0.02 * noise[5][i], 3)
+        other_advanced = round(0.35 * index + 0.02 * noise[6][i], 3)
+        emerging = round(index - united_states - other_advanced, 3)
+        cells = [index, *categories, united_states, other_advanced, emerging]
+        rows.append([day.isoformat(), *(f"{v + 0.0:g}" for v in cells)])  # never "-0"
+    written.append(write_text(out / "ofr" / "fsi.csv", csv_text(OFR_HEADER, rows)))
+    return written
+
+
 WRITERS: list[Callable[[Path, dict[date, float]], Path | list[Path]]] = [
     write_fred_all,
     lambda out, _: write_treasury(out),
@@ -862,6 +936,7 @@ WRITERS: list[Callable[[Path, dict[date, float]], Path | list[Path]]] = [
     lambda out, _: write_shiller(out),
     lambda out, _: write_cme(out),
     lambda out, _: write_drops(out),
+    lambda out, _: write_stress_indices(out),
 ]
 
 

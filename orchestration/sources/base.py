@@ -60,6 +60,13 @@ MARGIN_COLUMNS = [
 ]
 
 
+def empty_observations() -> pd.DataFrame:
+    """An observation frame with no rows (a source that has nothing to return)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in OBSERVATION_COLUMNS}).astype(
+        {"value": "float64"}
+    )
+
+
 @dataclass
 class Batch:
     """What one fetch returned.
@@ -68,6 +75,12 @@ class Batch:
     `absent` lists requested series the source does not have (e.g. not in a snapshot);
     `series_metadata` maps series id -> {"units", "frequency", "last_updated", "title"} where the
     source publishes metadata (FRED API). `mode` is live, replay or sample.
+    `newest` maps series id -> the newest date with a value in the payload as published, before
+    any `start` filter: a frozen copy (newest value older than the series' staleness limit) is
+    recognisable even when the warehouse already holds newer rows or the window is empty.
+    Sources that know it set it (Shiller, MOF; CME per product); empty otherwise.
+    `warnings` lists problems that did not stop the batch (`[source/series] problem`), e.g. a
+    note typed into a value cell that was read as missing; the raw asset shows them.
     """
 
     source: str
@@ -75,6 +88,8 @@ class Batch:
     frame: pd.DataFrame
     absent: list[str] = field(default_factory=list)
     series_metadata: dict[str, dict] = field(default_factory=dict)
+    newest: dict[str, date] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Source(Protocol):

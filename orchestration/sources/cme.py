@@ -1,14 +1,25 @@
 """CME/COMEX gold and silver margin history: one row per change per product.
 
-CME publishes no machine-readable margin feed, so the source of truth is a curated file in the
-repo (`settings.margin_file`, MARGIN_COLUMNS plus `#` comment lines), extended by newer rows a
-user drops as `*.csv` in `<drops_dir>/cme/` (a drop wins on the same product + effective date).
-Since January 2026 CME sets metals margins as a percentage of notional, so every row carries
-its unit; nothing is assumed.
+The source of truth is a curated file (`settings.margin_file`, CROSSWIND_MARGIN_FILE), extended
+by newer rows a user drops as `*.csv` in `<drops_dir>/cme/` (a drop wins on the same product +
+effective date); replay reads `<snapshot>/cme/margin_history.csv`. One reader takes every file
+and tells its layout from the header:
 
-Replay mode reads the snapshot's `cme/margin_history.csv` instead: a richer research format
-(`product, effective_date, initial_margin, maintenance_margin, prev_maintenance_margin,
-source_file, ...`) in USD per contract unless it has a `unit` column.
+- curated: `product,effective_date,initial_margin,maintenance_margin,unit,
+  previous_maintenance_margin,source_file` (+ `#` comment lines). Since January 2026 CME sets
+  metals margins as a percentage of notional, so every row names its unit.
+- public margin history: `product,effective_date,notice_date,initial_margin,maintenance_margin,
+  source_file,prev_maintenance_margin,prev_business_date,...` (the layout of the CSVs parsed
+  from CME's published margin-history PDFs). It has no unit column: its amounts are USD per
+  contract (the PDFs restate even the daily percentage-of-notional resets since 2026-01-13 in
+  dollars). Extra columns are ignored.
+
+Why no live client: CME publishes no documented endpoint for current margins. Its documented
+Margin Service API (CME CORE) computes margins for a clearing firm's own portfolios and needs
+entitled CME Group credentials; the tables on cmegroup.com are filled by an undocumented
+internal endpoint, and CME blocks scripted access to its margin pages under its Data Terms of
+Use (HTTP 403, "blocked for suspected scraping"). History therefore comes from CME's published
+clearing advisories and margin-history files, as rows in one of the layouts above.
 """
 
 from __future__ import annotations
@@ -28,20 +39,19 @@ from orchestration.sources.base import MARGIN_COLUMNS, Batch
 
 SOURCE = "cme"
 SNAPSHOT_FILE = "margin_history.csv"
-SNAPSHOT_UNIT = "usd_per_contract"
-# Snapshot column -> our column.
-SNAPSHOT_RENAMES = {"prev_maintenance_margin": "previous_maintenance_margin"}
+# The public margin-history layout: recognised by this column, amounts in USD per contract.
+PUBLIC_MARKER = "prev_maintenance_margin"
+PUBLIC_UNIT = "usd_per_contract"
+# Public column -> our column.
+PUBLIC_RENAMES = {"prev_maintenance_margin": "previous_maintenance_margin"}
 NUMERIC_COLUMNS = ["initial_margin", "maintenance_margin", "previous_maintenance_margin"]
+# Columns a file may leave out: the previous value is then unknown, the source is the file.
+OPTIONAL_COLUMNS = ["previous_maintenance_margin", "source_file"]
 
 
-def read_margin_csv(
-    payload: bytes, file_name: str, catalog: Catalog, *, snapshot_format: bool = False
-) -> pd.DataFrame:
-    """One margin file -> MARGIN_COLUMNS frame, validated against the catalog's margins section.
-
-    `snapshot_format` reads the snapshot layout (prev_maintenance_margin, unit optional and
-    defaulting to USD per contract); otherwise the curated layout, where `unit` is required.
-    """
+def read_margin_csv(payload: bytes, file_name: str, catalog: Catalog) -> pd.DataFrame:
+    """One margin file, curated or public layout (told from the header) -> MARGIN_COLUMNS frame,
+    validated against the catalog's margins section."""
     try:
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -55,15 +65,20 @@ def read_margin_csv(
     except pd.errors.ParserError as exc:
         raise SourceFormatError(SOURCE, f"{file_name}: not a CSV table ({exc})") from None
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    if snapshot_format:
-        raw = raw.rename(columns=SNAPSHOT_RENAMES)
+    if PUBLIC_MARKER in raw.columns and "previous_maintenance_margin" not in raw.columns:
+        raw = raw.rename(columns=PUBLIC_RENAMES)
         if "unit" not in raw.columns:
-            raw["unit"] = SNAPSHOT_UNIT
-        if "previous_maintenance_margin" not in raw.columns:
-            raw["previous_maintenance_margin"] = ""
+            raw["unit"] = PUBLIC_UNIT
+    for column in OPTIONAL_COLUMNS:
+        if column not in raw.columns:
+            raw[column] = ""
     missing = [c for c in MARGIN_COLUMNS if c not in raw.columns]
     if missing:
-        raise SourceFormatError(SOURCE, f"{file_name}: header {list(raw.columns)} lacks {missing}")
+        raise SourceFormatError(
+            SOURCE,
+            f"{file_name}: header {list(raw.columns)} lacks {missing} (expected the curated "
+            f"layout {MARGIN_COLUMNS} or the public one with {PUBLIC_MARKER})",
+        )
     raw = raw[MARGIN_COLUMNS].apply(lambda col: col.str.strip())
     products = catalog.margins.products
     units = catalog.margins.units
@@ -153,17 +168,22 @@ class _MarginSource:
         raise NotImplementedError
 
     def fetch(self, series: Sequence[Series] = (), start: date | None = None) -> Batch:
-        """All products in the catalog; `series` is ignored (margins are not series)."""
+        """All products in the catalog; `series` is ignored (margins are not series).
+
+        `absent` names the catalog's products with no row in the whole history (not only in the
+        `start` window), so a quiet product is never reported missing; `newest` maps each
+        product to its latest effective date.
+        """
         frame = self.history()
+        newest = {str(k): v for k, v in frame.groupby("product")["effective_date"].max().items()}
+        absent = [p for p in self.catalog.margins.products if p not in newest]
         if start is not None:
             frame = frame[frame["effective_date"] >= start].reset_index(drop=True)
-        have = set(frame["product"])
-        absent = [p for p in self.catalog.margins.products if p not in have]
-        return Batch(SOURCE, self.mode, frame, absent=absent)
+        return Batch(SOURCE, self.mode, frame, absent=absent, newest=newest)
 
     def record(self, series: Sequence[Series], dest: Path) -> list[Path]:
-        """Writes the merged history in the snapshot layout, with its `unit` column."""
-        frame = self.history().rename(columns={v: k for k, v in SNAPSHOT_RENAMES.items()})
+        """Writes the merged history in the curated layout (replay reads either layout)."""
+        frame = self.history()
         folder = Path(dest) / SOURCE
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / SNAPSHOT_FILE
@@ -198,7 +218,7 @@ class CuratedMargins(_MarginSource):
 
 
 class SnapshotMargins(_MarginSource):
-    """`<folder>/cme/margin_history.csv` in the snapshot's research format."""
+    """`<folder>/cme/margin_history.csv`, in either layout."""
 
     def __init__(self, folder: Path, mode: str = "replay", catalog: Catalog | None = None):
         super().__init__(mode, catalog)
@@ -207,10 +227,9 @@ class SnapshotMargins(_MarginSource):
     def history(self) -> pd.DataFrame:
         if not self.path.is_file():
             return _frame([])
-        frame = read_margin_csv(
-            self.path.read_bytes(), str(self.path), self.catalog, snapshot_format=True
+        return merge_margins(
+            [read_margin_csv(self.path.read_bytes(), str(self.path), self.catalog)]
         )
-        return merge_margins([frame])
 
 
 def make_source(settings: Settings) -> _MarginSource:

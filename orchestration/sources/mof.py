@@ -4,6 +4,12 @@ MOF publishes the full history in one file and the current month in another, bot
 Shift_JIS CSV with a title line, a header line and Japanese-era dates (`R8.2.27`). The English
 pages publish the same table in UTF-8 with `YYYY/M/D` dates. `-` marks a tenor with no value
 (e.g. the 40-year before 2007).
+
+The current-month file as MOF publishes it ends with a blank row and a footnote row
+(`※最新のcsvデータが…,,,,`). Such rows are recognised by their shape, not their wording: the
+first cell does not look like a date and no other cell holds a number. They are skipped. A row
+that looks like a date, or that carries yields, is data: an impossible date there still fails
+with its line.
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ MISSING = {"", "-"}
 ERA_DATE_RE = re.compile(r"^([MTSHR])(\d{1,2}|元)\.(\d{1,2})\.(\d{1,2})$")
 WESTERN_DATE_RE = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$")
 UNDECODABLE_RE = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+# Anything shaped like a date (`R8.2.30`, `X8.1.1`, `2026/13/1`): such a row is data and must
+# parse. Footnotes are prose (`※…`, `注：…`) and never match.
+DATE_SHAPED_RE = re.compile(r"^[A-Za-z]?\s*[\d元]{1,4}[./-]\d{1,2}[./-]\d{1,2}$")
+NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)$")
 
 # era letter -> (offset so that year = offset + era year, first day, last day or None).
 # Boundaries matter: a file that says H31.5.7 or S64.2.1 is corrupt, not a date.
@@ -125,7 +135,7 @@ def parse_jgbcm(payload: bytes, file_name: str = HISTORY_FILE) -> pd.DataFrame:
     columns: dict[int, list[float]] = {t: [] for t in tenors if t is not None}
     for line_no, line in enumerate(lines[header_at + 1 :], start=header_at + 2):
         cells = [c.strip() for c in line.split(",")]
-        if not any(cells):
+        if not any(cells) or is_footnote(cells):
             continue
         try:
             row_date = parse_era_date(cells[0])
@@ -148,6 +158,11 @@ def parse_jgbcm(payload: bytes, file_name: str = HISTORY_FILE) -> pd.DataFrame:
     for tenor, values in columns.items():
         frame[tenor] = pd.Series(values, dtype="float64")
     return frame
+
+
+def is_footnote(cells: Sequence[str]) -> bool:
+    """A note under (or between) the data: no date-shaped first cell and no number anywhere."""
+    return not DATE_SHAPED_RE.match(cells[0]) and not any(NUMBER_RE.match(c) for c in cells[1:])
 
 
 def _value(raw: str, tenor: int, file_name: str, line_no: int, date_text: str) -> float:
@@ -211,6 +226,17 @@ def to_observations(
     return pd.concat(parts, ignore_index=True)[OBSERVATION_COLUMNS], absent
 
 
+def newest_dates(wide: pd.DataFrame, series: Sequence[Series]) -> dict[str, date]:
+    """Series id -> its newest date with a yield in the files (before any `start` filter)."""
+    newest = {}
+    for s in series:
+        match = SERIES_ID_RE.match(s.id)
+        column = int(match.group(1)) if match else None
+        if column in wide.columns and wide[column].notna().any():
+            newest[s.id] = max(wide.loc[wide[column].notna(), "date"])
+    return newest
+
+
 def empty_observations() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in OBSERVATION_COLUMNS}).astype(
         {"value": "float64"}
@@ -238,8 +264,9 @@ class _MofSource:
         payloads = self._payloads()
         if not payloads:
             return Batch(SOURCE, self.mode, empty_observations(), absent=[s.id for s in series])
-        frame, absent = to_observations(self._parse(payloads), series, start)
-        return Batch(SOURCE, self.mode, frame, absent=absent)
+        wide = self._parse(payloads)
+        frame, absent = to_observations(wide, series, start)
+        return Batch(SOURCE, self.mode, frame, absent=absent, newest=newest_dates(wide, series))
 
     def record(self, series: Sequence[Series], dest: Path) -> list[Path]:
         payloads = self._payloads()

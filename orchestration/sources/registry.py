@@ -1,7 +1,7 @@
 """Source name -> its module's `make_source(settings)`, imported only when asked for.
 
 Lazy imports keep `crosswind record --sources fred` from importing (and failing on) the
-optional dependencies of sources it does not touch, e.g. yfinance for markets.
+modules of sources it does not touch.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.settings import Settings
 
-SOURCES = ("fred", "treasury", "mof", "markets", "shiller", "cme", "drops")
+SOURCES = ("fred", "treasury", "mof", "markets", "shiller", "cme", "drops", "ofr")
 
 
 def make_source(name: str, settings: Settings):

@@ -3,16 +3,36 @@ CPI, GS10 and CAPE since 1871.
 
 The workbook is laid out for people: a sheet "Data" with a multi-line header whose last line
 (row 8 today) starts with "Date", dates written as the number `1871.01`, footnotes under the
-last month, and "NA" where CAPE needs ten years of earnings it does not have yet.
+last month, and "NA" where CAPE needs ten years of earnings it does not have yet. Older uploads
+have notes typed into value cells (`Jan 15 long rate is Jan 8 value`): such a cell is read as
+missing and reported in `Batch.warnings`, naming the row; it never aborts the source.
+
+Where the workbook lives. Shiller's page (https://shillerdata.com/, a GoDaddy site) links the
+current upload under a path that changes with every upload,
+`//img1.wsimg.com/blobby/go/<site>/downloads/<upload-id>/ie_data.xls?ver=<upload ms>`, while the
+address without the upload folder (`.../downloads/ie_data.xls`) keeps answering 200 with a copy
+frozen in 2024. So the live client fetches the page (`CROSSWIND_SHILLER_PAGE_URL`) and follows
+its link to `ie_data.xls`; `CROSSWIND_SHILLER_URL` pins a workbook address and skips the page.
+No genuine copy of the page's HTML could be found to test against: discovery is built on the
+link shape that public scripts and reports quote (plain, protocol-relative, or with JSON-escaped
+slashes inside the page's scripts), tested on hand-written pages. If the page changes
+and no link is found, the error says to set CROSSWIND_SHILLER_URL.
+
+A frozen copy is made visible, not guessed away: `Batch.newest` holds each series' newest month
+in the workbook (before any `start` filter), which the generic frozen-source check compares with
+the series' staleness limit.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pandas as pd
 import xlrd
@@ -26,10 +46,17 @@ from orchestration.sources.base import OBSERVATION_COLUMNS, Batch
 SOURCE = "shiller"
 FILE_NAME = "ie_data.xls"
 SHEET = "Data"
-DEFAULT_URL = (
-    "https://img1.wsimg.com/blobby/go/e5e77e0b-59d1-44d9-ab25-4763ac982e53/downloads/ie_data.xls"
+DEFAULT_PAGE_URL = "https://shillerdata.com/"
+PAGE_URL_ENV = "CROSSWIND_SHILLER_PAGE_URL"
+URL_ENV = "CROSSWIND_SHILLER_URL"  # pins the workbook address: no page discovery
+# A link to the workbook: an absolute, protocol-relative or root-relative URL whose path ends in
+# /ie_data.xls, with an optional query (`?ver=...`). A bare "ie_data.xls" in prose is not a link.
+WORKBOOK_LINK_RE = re.compile(
+    r"""[^\s"'<>()\[\]{},;=]*/ie_data\.xls(?![\w.-])(?:\?[^\s"'<>()\[\]{},;]*)?""", re.I
 )
-URL_ENV = "CROSSWIND_SHILLER_URL"
+# The upload folder GoDaddy gives each upload; the address without one serves the 2024 copy.
+UPLOAD_FOLDER_RE = re.compile(r"/downloads/[^/]+/ie_data\.xls$", re.I)
+SHOWN_TEXT = 60  # characters of a note quoted in a warning
 # series id -> the header cell of its column on the "Date" row.
 COLUMNS = {
     "SHILLER_PRICE": "P",
@@ -54,8 +81,14 @@ def month_from_decimal(value: float) -> date:
     return date(year, month, 1)
 
 
-def parse_workbook(payload: bytes, series: Sequence[Series] | None = None) -> pd.DataFrame:
-    """The workbook -> long observations (units left empty) for the series in COLUMNS."""
+def parse_workbook(
+    payload: bytes, series: Sequence[Series] | None = None, warnings: list[str] | None = None
+) -> pd.DataFrame:
+    """The workbook -> long observations (units left empty) for the series in COLUMNS.
+
+    Text typed into a value cell becomes NaN and a message in `warnings` (when given).
+    """
+    notes = warnings if warnings is not None else []
     wanted = [s.id for s in series] if series is not None else list(COLUMNS)
     try:
         book = xlrd.open_workbook(file_contents=payload, on_demand=True)
@@ -106,7 +139,7 @@ def parse_workbook(payload: bytes, series: Sequence[Series] | None = None) -> pd
             ) from None
         dates.append(month)
         for series_id, col in column_of.items():
-            values[series_id].append(_cell_value(sheet, r, col, series_id, month))
+            values[series_id].append(_cell_value(sheet, r, col, series_id, month, notes))
 
     parts = [
         pd.DataFrame(
@@ -125,7 +158,9 @@ def parse_workbook(payload: bytes, series: Sequence[Series] | None = None) -> pd
     return pd.concat(parts, ignore_index=True)
 
 
-def _cell_value(sheet, row: int, col: int, series_id: str, month: date) -> float:
+def _cell_value(
+    sheet, row: int, col: int, series_id: str, month: date, warnings: list[str]
+) -> float:
     if col >= sheet.row_len(row):
         return math.nan
     cell = sheet.cell(row, col)
@@ -139,11 +174,47 @@ def _cell_value(sheet, row: int, col: int, series_id: str, month: date) -> float
     try:
         return float(text)
     except ValueError:
+        pass
+    # A person's note where a number belongs (`Jan 15 long rate is Jan 8 value`): the month has
+    # no value in this column. The missing-share gate still stops a workbook made of notes.
+    shown = text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "…"
+    warnings.append(
+        f"[{SOURCE}/{series_id}] {FILE_NAME} row {row + 1} ({month:%Y-%m}): "
+        f"text {shown!r} in a value cell, read as missing"
+    )
+    return math.nan
+
+
+def newest_dates(frame: pd.DataFrame) -> dict[str, date]:
+    """Series id -> its newest month with a value (long observation frame)."""
+    valued = frame[frame["value"].notna()]
+    return {str(k): v for k, v in valued.groupby("series_id")["date"].max().items()}
+
+
+def find_workbook_url(page: str, page_url: str) -> str:
+    """The address of the current `ie_data.xls` linked from Shiller's page.
+
+    Accepts the link as an attribute (`href="//img1.wsimg.com/.../ie_data.xls?ver=1"`), HTML-
+    escaped (`&amp;`) or JSON-escaped in a script (`https:\\/\\/...`, `\\u002F`). Several
+    distinct links: the one in an upload folder with the highest `ver` (the upload time in ms).
+    """
+    text = html.unescape(page)
+    text = re.sub(r"\\u002[fF]", "/", text).replace("\\/", "/")
+    links = {urljoin(page_url, m.group(0)) for m in WORKBOOK_LINK_RE.finditer(text)}
+    if not links:
         raise SourceFormatError(
             SOURCE,
-            f"{FILE_NAME} row {row + 1} ({month:%Y-%m}): non-numeric value {text!r}",
-            series_id,
-        ) from None
+            f"no link to {FILE_NAME} on {page_url} (the page changed?); set {URL_ENV} to the "
+            "workbook's address",
+        )
+    return max(links, key=_link_rank)
+
+
+def _link_rank(url: str) -> tuple[bool, int, str]:
+    parts = urlsplit(url)
+    versions = parse_qs(parts.query).get("ver", [""])
+    version = int(versions[0]) if versions[0].isdigit() else -1
+    return bool(UPLOAD_FOLDER_RE.search(parts.path)), version, url
 
 
 class _ShillerSource:
@@ -155,19 +226,30 @@ class _ShillerSource:
     def _payload(self) -> bytes | None:
         raise NotImplementedError
 
+    def _source_warnings(self) -> list[str]:
+        """Warnings about where the workbook came from (live: a frozen-looking address)."""
+        return []
+
     def fetch(self, series: Sequence[Series], start: date | None = None) -> Batch:
         known = [s for s in series if s.id in COLUMNS]
         absent = [s.id for s in series if s.id not in COLUMNS]
         payload = self._payload()
         if payload is None:
             return Batch(SOURCE, self.mode, _empty(), absent=[s.id for s in series])
-        long = parse_workbook(payload, known)
+        warnings = self._source_warnings()
+        long = parse_workbook(payload, known, warnings)
+        newest = newest_dates(long)  # the whole workbook: a frozen copy shows whatever `start`
         if start is not None:
             long = long[long["date"] >= start]
         units = {s.id: s.units for s in known}
         long = long.assign(units=long["series_id"].map(units), realtime_start=pd.NaT)
         return Batch(
-            SOURCE, self.mode, long[OBSERVATION_COLUMNS].reset_index(drop=True), absent=absent
+            SOURCE,
+            self.mode,
+            long[OBSERVATION_COLUMNS].reset_index(drop=True),
+            absent=absent,
+            newest=newest,
+            warnings=warnings,
         )
 
     def record(self, series: Sequence[Series], dest: Path) -> list[Path]:
@@ -202,11 +284,22 @@ class ShillerReplay(_ShillerSource):
 
 
 class ShillerLive(_ShillerSource):
-    """Downloads the published workbook (or `CROSSWIND_SHILLER_URL`)."""
+    """Finds the current workbook on Shiller's page and downloads it.
 
-    def __init__(self, url: str = DEFAULT_URL, client: HttpClient | None = None):
+    `workbook_url` (CROSSWIND_SHILLER_URL) pins the workbook and skips the page. After a fetch,
+    `workbook_url` is the address the workbook came from.
+    """
+
+    def __init__(
+        self,
+        page_url: str = DEFAULT_PAGE_URL,
+        workbook_url: str | None = None,
+        client: HttpClient | None = None,
+    ):
         super().__init__("live")
-        self.url = url
+        self.page_url = page_url
+        self.pinned_url = workbook_url
+        self.workbook_url = workbook_url
         self._client = client
 
     @property
@@ -215,12 +308,29 @@ class ShillerLive(_ShillerSource):
             self._client = HttpClient(SOURCE)
         return self._client
 
+    def discover(self) -> str:
+        """GET the page, return the workbook link on it."""
+        page = self.client.get(self.page_url).content
+        if not page.strip():
+            raise SourceFormatError(SOURCE, f"{self.page_url}: empty page, expected HTML")
+        return find_workbook_url(page.decode("utf-8", "replace"), self.page_url)
+
     def _payload(self) -> bytes:
-        return self.client.get(self.url, expect="binary").content
+        self.workbook_url = self.pinned_url or self.discover()
+        return self.client.get(self.workbook_url, expect="binary").content
+
+    def _source_warnings(self) -> list[str]:
+        path = urlsplit(self.workbook_url or "").path
+        if path.lower().endswith("/downloads/ie_data.xls"):
+            return [
+                f"[{SOURCE}] {self.workbook_url}: an address without an upload folder, like the "
+                "one known to serve a copy frozen in 2024; check the workbook's newest month"
+            ]
+        return []
 
 
 def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> _ShillerSource:
     env = os.environ if env is None else env
     if settings.source_mode == "live":
-        return ShillerLive(env.get(URL_ENV) or DEFAULT_URL)
+        return ShillerLive(env.get(PAGE_URL_ENV) or DEFAULT_PAGE_URL, env.get(URL_ENV) or None)
     return ShillerReplay(settings.replay_dir, mode=settings.source_mode)

@@ -261,7 +261,15 @@ class TreasuryDtsLiveSource(_TreasurySource):
         return tga_from_records(self.records(start))
 
     def records(self, start: date | None = None) -> list[dict]:
-        """Every record on or after `start`, all pages, with the schema checked per page."""
+        """Every record on or after `start`, all pages, with the schema checked per page.
+
+        fiscaldata's documented envelope: `data` (the records), `meta` (`count` on this page,
+        `total-count`, `total-pages`, `labels`, `dataTypes`, `dataFormats`) and `links`. Paging
+        goes by `meta.total-pages`; `count` and `total-count`, where sent, must add up, so a
+        page cut short is an error, not a silently missing day. Zero pages is a valid answer:
+        the DTS for day D appears on the next business day, so a run before then finds nothing
+        new since the last load.
+        """
         params = {
             "fields": ",".join(FIELDS),
             "sort": "record_date",
@@ -270,19 +278,25 @@ class TreasuryDtsLiveSource(_TreasurySource):
         if start is not None:
             params["filter"] = f"record_date:gte:{start.isoformat()}"
         records: list[dict] = []
-        page, total_pages = 1, None
+        page, total_pages, total_count = 1, None, None
         while True:
             payload = self._page(params, page, total_pages)
             meta = payload.get("meta")
-            pages = meta.get("total-pages") if isinstance(meta, dict) else None
+            meta = meta if isinstance(meta, dict) else {}
+            pages = meta.get("total-pages")
             if not isinstance(pages, int) or pages < 0:
                 raise _fail(f"page {page}: no meta.total-pages in the response")
             total_pages = pages if total_pages is None else total_pages
+            if total_count is None and isinstance(meta.get("total-count"), int):
+                total_count = meta["total-count"]
             data = payload.get("data")
             if not isinstance(data, list):
                 raise _fail(f"page {page}: no `data` list in the response")
             if not data and page <= total_pages:
                 raise _fail(f"page {page} of {total_pages} is empty")
+            count = meta.get("count")
+            if isinstance(count, int) and count != len(data):
+                raise _fail(f"page {page}: meta.count says {count} records, `data` has {len(data)}")
             for i, record in enumerate(data):
                 missing = [f for f in FIELDS if not isinstance(record, dict) or f not in record]
                 if missing:
@@ -292,6 +306,11 @@ class TreasuryDtsLiveSource(_TreasurySource):
                     )
             records.extend(data)
             if page >= total_pages:
+                if total_count is not None and total_count != len(records):
+                    raise _fail(
+                        f"{total_pages} pages held {len(records)} records, "
+                        f"meta.total-count says {total_count}"
+                    )
                 return records
             page += 1
 

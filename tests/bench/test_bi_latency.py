@@ -149,15 +149,17 @@ def _add_marts_the_synthetic_build_lacks(build: Path) -> None:
     try:
         con.execute(
             """CREATE TABLE marts.fct_margin_event_summary AS
-            SELECT product, event_group, 3 AS n_events, 0.01 AS avg_fwd_return_20d
+            SELECT product, 'fixed_usd' AS margin_regime, 'any' AS change_kind, event_group,
+                   3 AS n_events, 0.01 AS avg_fwd_return_20d
             FROM (SELECT unnest(['GC', 'SI']) AS product),
-                 (SELECT unnest(['all_days', 'increase']) AS event_group)"""
+                 (SELECT unnest(['all_days', 'hike']) AS event_group)"""
         )
         con.execute(
             """CREATE TABLE marts.fct_valuation_monthly AS
             SELECT (DATE '1990-01-01' + INTERVAL (i) MONTH)::DATE AS month,
                    25.0 + i / 100 AS cape, 0.5 AS cape_z_30y, 0.7 AS cape_pctile_30y,
-                   20.0 AS trailing_pe, 0.3 AS trailing_pe_z_30y, 1.5 AS buffett_indicator
+                   20.0 AS trailing_pe, 0.3 AS trailing_pe_z_30y,
+                   0.4 AS trailing_pe_robust_z_30y, 150.0 AS buffett_indicator_pct
             FROM range(430) t(i)"""
         )
     finally:

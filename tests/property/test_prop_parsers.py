@@ -5,6 +5,7 @@ and never anything else."""
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from datetime import date, timedelta
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from orchestration.lib.errors import SourceFormatError
 from orchestration.sources import fred, mof, shiller, treasury
+from tests.support.fred_api import FakeSeries
 
 pytestmark = pytest.mark.property
 
@@ -330,26 +332,40 @@ def test_tga_junk_records_are_a_format_error_or_a_frame(records):
 # -- FRED vintages -------------------------------------------------------------------------
 
 
+def _vintage_frame(rows) -> pd.DataFrame:
+    values = [(d, float("nan" if v == "." else v), rs, re) for d, rs, re, v in rows]
+    return pd.DataFrame(values, columns=fred.VINTAGE_COLUMNS)
+
+
 @FAST
 @given(
     st.lists(
-        st.tuples(days, st.integers(0, 400), st.floats(-1e6, 1e6, allow_nan=False)),
+        st.tuples(days, st.integers(0, 400), st.sampled_from(["1.5", "2.25", "-3", "."])),
+        min_size=1,
         max_size=30,
         unique_by=lambda t: (t[0], t[1]),
-    )
+    ),
+    st.integers(1, 6),
 )
-def test_latest_vintage_keeps_the_last_published_value_per_date(vintages):
-    releases = pd.DataFrame(
-        {
-            "date": [pd.Timestamp(d) for d, _, _ in vintages],
-            "realtime_start": [pd.Timestamp(d + timedelta(days=lag)) for d, lag, _ in vintages],
-            "value": [v for _, _, v in vintages],
-        }
-    )
-    frame = fred._latest_vintage(releases, "WALCL")
-    latest: dict = {}
-    for d, lag, v in vintages:
-        if d not in latest or lag >= latest[d][0]:
-            latest[d] = (lag, v)
-    assert list(frame["date"]) == sorted(latest)
-    assert list(frame["value"]) == [latest[d][1] for d in sorted(latest)]
+def test_vintages_fetched_in_windows_join_into_the_unlimited_answer(releases, per_request):
+    """FRED clips each row to the real-time window asked for; joined, the windows give what one
+    all-vintages request would (were it allowed), and the current value per date."""
+    fake = FakeSeries("X", "Percent", [(d, d + timedelta(days=lag), v) for d, lag, v in releases])
+    periods = fake.periods()
+    windows = fred.vintage_windows(fake.vintage_dates(), per_request)
+    for start, end in windows:
+        assert 0 < len([v for v in fake.vintage_dates() if start <= v <= end]) <= per_request
+    assert all(b[0] == a[1] + timedelta(days=1) for a, b in itertools.pairwise(windows))
+    pieces = [
+        (d, max(rs, start), min(re, end), v)
+        for start, end in windows
+        for d, rs, re, v in periods
+        if rs <= end and re >= start
+    ]
+    merged = fred.merge_vintage_pieces(_vintage_frame(pieces))
+    pd.testing.assert_frame_equal(merged, _vintage_frame(periods))
+
+    latest = fred.latest_vintage(merged)
+    current = {d: (rs, v) for d, rs, re, v in periods if re == fred.OPEN_END}
+    assert list(latest["date"]) == sorted(current)
+    assert list(latest["realtime_start"]) == [pd.Timestamp(current[d][0]) for d in sorted(current)]

@@ -114,18 +114,62 @@ def test_shipped_curated_file_has_the_header_and_no_rows():
     assert batch.frame.empty and batch.absent == ["GC", "SI"]
 
 
-SNAPSHOT_FORMAT = """\
-product,effective_date,notice_date,initial_margin,maintenance_margin,source_file,\
-prev_maintenance_margin,direction
-GC,2020-06-30,,,8200.0,GC.pdf,,series_start
-GC,2020-08-07,,,8700.0,GC.pdf,8200.0,increase
-SI,2026-01-13,,25000,22000.0,SI.pdf,20000.0,increase
+# The public margin-history layout (CSV parsed from CME's margin-history PDFs): no unit column,
+# the previous value as prev_maintenance_margin, many extra columns. Test numbers, not CME's.
+PUBLIC_HEADER = (
+    "product,effective_date,notice_date,initial_margin,maintenance_margin,source_file,"
+    "prev_maintenance_margin,prev_business_date,margin_short,prev_margin_short,pct_change,"
+    "direction,tier_code,n_tiers_changed,n_tiers_total,frac_tiers_shift_match,"
+    "likely_roll_shift,methodology_transition,is_series_start"
+)
+PUBLIC_LAYOUT = f"""{PUBLIC_HEADER}
+GC,2020-06-30,,,8200.0,GC.pdf,,,,,,series_start,GC-1,,22,,,False,True
+GC,2020-08-07,,,8700.0,GC.pdf,8200.0,2020-08-06,,,0.06,increase,GC-1,21,21,0.0,False,False,False
+SI,2026-01-13,,25000,22000.0,SI.pdf,20000.0,2026-01-12,,,0.1,increase,SI-1,32,32,0.0,False,False,False
 """
+EMPTY_CURATED = f"# curated, no rows yet\n{HEADER}\n"
 
 
-def test_replay_maps_the_snapshot_format_to_usd_per_contract(tmp_path):
+def test_public_layout_dropped_next_to_an_empty_curated_file(tmp_path):
+    batch = curated_source(tmp_path, EMPTY_CURATED, public=PUBLIC_LAYOUT).fetch([])
+    frame = batch.frame
+    assert batch.absent == [] and list(frame.columns) == MARGIN_COLUMNS
+    assert list(frame["product"]) == ["GC", "GC", "SI"]
+    assert set(frame["unit"]) == {"usd_per_contract"}
+    assert frame["previous_maintenance_margin"].tolist()[1:] == [8200.0, 20000.0]
+    assert list(frame["source_file"]) == ["GC.pdf", "GC.pdf", "SI.pdf"]
+    assert batch.newest == {"GC": date(2020, 8, 7), "SI": date(2026, 1, 13)}
+
+
+def test_public_layout_as_the_curated_file_with_a_curated_drop_on_top(tmp_path):
+    drop = f"{HEADER}\nSI,2026-01-13,11,10,pct_notional,,notice-9.pdf\n"
+    frame = curated_source(tmp_path, PUBLIC_LAYOUT, newer=drop).fetch([]).frame
+    si = frame[frame["product"] == "SI"].iloc[0]
+    assert (si["maintenance_margin"], si["unit"], si["source_file"]) == (
+        10.0,
+        "pct_notional",
+        "notice-9.pdf",
+    )
+    assert len(frame) == 3
+
+
+def test_a_quiet_product_is_not_absent_from_a_lookback_window(tmp_path):
+    # GC last changed in 2020: a window from 2026 holds no GC row, yet GC exists.
+    batch = curated_source(tmp_path, PUBLIC_LAYOUT).fetch([], start=date(2026, 1, 1))
+    assert list(batch.frame["product"]) == ["SI"]
+    assert batch.absent == [] and batch.newest["GC"] == date(2020, 8, 7)
+
+
+def test_a_layout_with_neither_unit_nor_previous_value_is_refused(tmp_path):
+    header = "product,effective_date,initial_margin,maintenance_margin,source_file"
+    text = f"{header}\nGC,2026-01-13,1,1,x\n"
+    with pytest.raises(SourceFormatError, match="prev_maintenance_margin"):
+        curated_source(tmp_path, text).fetch([])
+
+
+def test_replay_reads_the_public_layout_as_usd_per_contract(tmp_path):
     (tmp_path / "cme").mkdir()
-    (tmp_path / "cme" / "margin_history.csv").write_text(SNAPSHOT_FORMAT)
+    (tmp_path / "cme" / "margin_history.csv").write_text(PUBLIC_LAYOUT)
     settings = load_settings(
         {"CROSSWIND_SOURCE": "replay", "CROSSWIND_SNAPSHOT_DIR": str(tmp_path)}
     )
@@ -148,6 +192,20 @@ def test_record_then_replay_keeps_the_unit(tmp_path):
     assert live.record([], dest) == [dest / "cme" / "margin_history.csv"]
     replayed = cme.SnapshotMargins(dest).fetch([]).frame
     assert replayed.equals(live.fetch([]).frame)
+
+
+@pytest.mark.integration
+def test_the_public_file_dropped_into_drops_cme_loads(tmp_path):
+    public = SNAPSHOT / "cme" / "margin_history.csv"
+    if not public.is_file():
+        pytest.skip(f"real snapshot not found at {SNAPSHOT.resolve()} (../shared/snapshot)")
+    settings = load_settings({"CROSSWIND_SOURCE": "live", "CROSSWIND_DROPS_DIR": str(tmp_path)})
+    (tmp_path / "cme").mkdir()
+    (tmp_path / "cme" / "margin_history.csv").write_bytes(public.read_bytes())
+    batch = cme.make_source(settings).fetch([])  # the shipped curated file + this drop
+    assert batch.absent == [] and len(batch.frame) == 317
+    assert batch.newest == {"GC": date(2026, 6, 30), "SI": date(2026, 6, 30)}
+    assert set(batch.frame["unit"]) == {"usd_per_contract"}
 
 
 @pytest.mark.integration

@@ -10,7 +10,12 @@ from datetime import UTC, datetime
 import pytest
 
 from orchestration.lib.errors import SourceError, SourceFormatError, SourceUnreachable
-from orchestration.lib.http import HttpClient, SourceHttpError, parse_retry_after
+from orchestration.lib.http import (
+    ERROR_MESSAGE_CHARS,
+    HttpClient,
+    SourceHttpError,
+    parse_retry_after,
+)
 from tests.support.http_server import FakeSleep, Reply, refused_url
 
 KEY = "abcdef0123456789abcdef0123456789"
@@ -93,6 +98,45 @@ def test_other_4xx_are_not_retried(http_server, status):
     assert err.value.status == status
     assert len(http_server.requests_to("/d")) == 1 and sleep.calls == []
     assert f"HTTP {status}" in str(err.value) and "nope" in str(err.value)
+
+
+def test_a_4xx_message_is_quoted_whole_up_to_the_bound_with_secrets_redacted(http_server):
+    sentence = f"Bad Request. The value {KEY} is wrong; the limit that applies is (2000)."
+    http_server.route("/whole", Reply.text(" ".join([sentence] * 20), status=400))
+    http_server.route("/long", Reply.text("x" * (ERROR_MESSAGE_CHARS * 3), status=400))
+    http, _ = client(redact=(KEY,))
+    with pytest.raises(SourceHttpError) as err:
+        http.get(http_server.url("/whole"))
+    text = str(err.value)
+    assert text.count("(2000).") == 20 and text.count("***") == 20
+    assert_no_key(err.value)
+    with pytest.raises(SourceHttpError) as err:
+        http.get(http_server.url("/long"))
+    assert str(err.value).endswith("x…") and str(err.value).count("x") == ERROR_MESSAGE_CHARS - 1
+    # A secret cut in two by the bound is still redacted: redaction comes before the cut.
+    http_server.route("/cut", Reply.text(" " * 5_000 + "y" * 1_990 + KEY, status=400))
+    with pytest.raises(SourceHttpError) as err:
+        http.get(http_server.url("/cut"))
+    assert KEY[:8] not in str(err.value) and str(err.value).endswith("y***")
+
+
+def test_an_error_message_hook_picks_the_message_out_of_the_envelope(http_server):
+    body = '<?xml version="1.0"?>\n<error code="400" message="Bad Request.  Too many (2000)."/>'
+    http_server.route("/d", Reply.text(body, status=400, content_type="text/xml"))
+    http_server.route("/other", Reply.text("plain words", status=404))
+
+    def envelope(payload: bytes) -> str | None:
+        return (
+            payload.decode().split('message="')[1].split('"')[0] if b"<error" in payload else None
+        )
+
+    http, _ = client(error_message=envelope)
+    with pytest.raises(SourceHttpError) as err:
+        http.get(http_server.url("/d"))
+    assert str(err.value).endswith("HTTP 400 Bad Request: Bad Request. Too many (2000).")
+    with pytest.raises(SourceHttpError) as err:
+        http.get(http_server.url("/other"))
+    assert str(err.value).endswith(": plain words")  # no envelope: the body as text
 
 
 def test_read_timeout_is_retried_then_unreachable(http_server):

@@ -16,6 +16,7 @@ from orchestration.sources import mof
 from tests.support.http_server import FakeSleep, Reply
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "snapshot"
+WIRE = Path(__file__).resolve().parents[2] / ".." / "shared" / "wire" / "mof"
 TENORS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40]
 TITLE = "国債金利情報,,,,,,,,,,,,,,,(単位 : %)"
 HEADER_JA = "基準日," + ",".join(f"{t}年" for t in TENORS)
@@ -83,6 +84,60 @@ def test_dash_after_first_value_is_a_missing_observation():
     frame = observations(payload)
     assert math.isnan(value(frame, "JGB10Y", date(2026, 2, 27)))
     assert value(frame, "JGB10Y", date(2026, 3, 2)) == 1.0
+
+
+# The current-month file ends like MOF's: an empty row (commas only) and a note in column A.
+BLANK = "," * len(TENORS)
+FOOTNOTE = "※データが更新されない場合はキャッシュを削除してください。" + "," * len(TENORS)
+NOTE = "注：祝日は掲載していません。" + "," * len(TENORS)
+
+
+def test_blank_and_footnote_rows_of_the_current_month_file_are_skipped():
+    payload = sjis(row("R8.6.1", "1.1"), row("R8.6.2", "1.2"), BLANK, FOOTNOTE)
+    assert "※".encode("cp932") in payload  # the note really is Shift_JIS
+    wide = mof.parse_jgbcm(payload, mof.CURRENT_FILE)
+    assert list(wide["date"]) == [date(2026, 6, 1), date(2026, 6, 2)]
+    assert list(wide[10]) == [1.1, 1.2]
+
+
+def test_footnotes_are_recognised_by_shape_not_wording():
+    # A different note, between the data rows and at the end, in the history file too.
+    payload = sjis(row("R8.5.29", "1.0"), NOTE, row("R8.6.1", "1.1"), FOOTNOTE, BLANK)
+    assert list(mof.parse_jgbcm(payload)[10]) == [1.0, 1.1]
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "line"),
+    [
+        (row("R8.2.30", "1.2"), 6),  # 30 February, with yields
+        ("R8.2.30" + "," * len(TENORS), 6),  # date-shaped without yields: still data
+        (row("※R8.2.27", "1.2"), 6),  # prose in column A but yields in the row
+    ],
+)
+def test_an_impossible_date_in_a_data_row_still_fails_after_a_footnote(bad_row, line):
+    payload = sjis(row("R8.2.26"), FOOTNOTE, BLANK, bad_row)
+    with pytest.raises(SourceFormatError) as err:
+        mof.parse_jgbcm(payload, mof.CURRENT_FILE)
+    assert f"jgbcm.csv line {line}: impossible date" in str(err.value)
+
+
+def test_history_plus_current_month_with_its_footnote_merge():
+    history = sjis(row("R8.5.29", "1.0"), row("R8.6.1", "1.1"))
+    current = sjis(row("R8.6.1", "2.1"), row("R8.6.2", "2.2"), BLANK, FOOTNOTE)
+    wide = mof.merge_files(mof.parse_jgbcm(history), mof.parse_jgbcm(current, mof.CURRENT_FILE))
+    assert list(wide["date"]) == [date(2026, 5, 29), date(2026, 6, 1), date(2026, 6, 2)]
+    assert list(wide[10]) == [1.0, 2.1, 2.2]
+
+
+def test_english_file_with_its_title_line():
+    # The English history: a title line "Interest Rate,...,(Unit : %)", CRLF, ASCII.
+    title = "Interest Rate" + "," * len(TENORS) + "(Unit : %)"
+    payload = "\r\n".join(
+        [title, HEADER_EN, row("1974/9/24", ten_year="-"), row("2024/7/31", "1.07"), ""]
+    ).encode("ascii")
+    frame = observations(payload)
+    assert value(frame, "JGB10Y", date(2024, 7, 31)) == 1.07
+    assert value(frame, "JGB1Y", date(1974, 9, 24)) == 0.1
 
 
 def test_english_utf8_file_with_western_dates():
@@ -215,6 +270,44 @@ def test_live_html_instead_of_csv_is_a_format_error(http_server):
     source = mof.MofLive(http_server.url("/"), HttpClient("mof", sleep=FakeSleep()))
     with pytest.raises(SourceFormatError, match="HTML"):
         source.fetch(jgb_series())
+
+
+def wire(name: str) -> bytes:
+    if not (WIRE / name).is_file():
+        pytest.skip(f"genuine MOF payloads not found at {WIRE.resolve()} (../shared/wire)")
+    return (WIRE / name).read_bytes()
+
+
+@pytest.mark.integration
+def test_genuine_current_month_file_with_its_footnote_parses():
+    wide = mof.parse_jgbcm(wire("jgbcm.csv"), mof.CURRENT_FILE)
+    # October 2025 (Reiwa 7): eleven business days, then the blank and the footnote row.
+    assert len(wide) == 11
+    assert (wide["date"].min(), wide["date"].max()) == (date(2025, 10, 1), date(2025, 10, 16))
+    assert wide.loc[wide["date"] == date(2025, 10, 16), 10].item() == 1.663
+
+
+@pytest.mark.integration
+def test_genuine_english_history_matches_the_japanese_one():
+    english = mof.parse_jgbcm(wire("jgbcme_all.csv"), "jgbcme_all.csv")
+    japanese = mof.parse_jgbcm(wire("jgbcm_all.csv"))
+    assert (english["date"].min(), english["date"].max()) == (date(1974, 9, 24), date(2024, 7, 31))
+    shared = japanese[japanese["date"] <= english["date"].max()].reset_index(drop=True)
+    assert shared.equals(english)
+
+
+@pytest.mark.integration
+def test_live_run_on_the_genuine_files(http_server):
+    history, current = wire("jgbcm_all.csv"), wire("jgbcm.csv")
+    http_server.route("/ir/data/jgbcm_all.csv", Reply(200, history, {"Content-Type": "text/csv"}))
+    http_server.route("/ir/jgbcm.csv", Reply(200, current, {"Content-Type": "text/csv"}))
+    source = mof.MofLive(http_server.url("/ir/"), HttpClient("mof", sleep=FakeSleep()))
+    batch = source.fetch(jgb_series())
+    ten = batch.frame[batch.frame["series_id"] == "JGB10Y"].set_index("date")["value"]
+    assert ten[date(2025, 10, 16)] == 1.663 and ten.index.max() == date(2026, 6, 30)
+    assert ten.index.is_unique
+    assert set(batch.newest.values()) == {date(2026, 6, 30)}
+    assert source.fetch(jgb_series(), start=date(2030, 1, 1)).newest == batch.newest
 
 
 @pytest.mark.integration

@@ -6,6 +6,7 @@ import io
 import math
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import xlwt
@@ -18,6 +19,7 @@ from orchestration.sources import shiller
 from tests.support.http_server import FakeSleep, Reply
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "snapshot"
+WIRE = Path(__file__).resolve().parents[2] / ".." / "shared" / "wire" / "shiller"
 HEADER = ["Date", "P", "D", "E", "CPI", "Fraction", "Rate GS10", "Price", "Dividend", "Price",
           "Earnings", "Earnings", "CAPE", "", "TR CAPE"]  # fmt: skip
 
@@ -50,7 +52,7 @@ def data_row(when, price=4.44, dividend=0.26, earnings=0.4, cpi=12.46, gs10=5.32
 
 
 def fetch(payload: bytes, tmp_path: Path, start: date | None = None):
-    (tmp_path / "shiller").mkdir(exist_ok=True)
+    (tmp_path / "shiller").mkdir(parents=True, exist_ok=True)
     (tmp_path / "shiller" / "ie_data.xls").write_bytes(payload)
     return shiller.ShillerReplay(tmp_path).fetch(shiller_series(), start)
 
@@ -114,11 +116,56 @@ def test_missing_column_names_the_series(tmp_path):
     assert (err.value.source, err.value.series) == ("shiller", "SHILLER_CAPE")
 
 
-def test_non_numeric_value_names_series_row_and_value(tmp_path):
-    with pytest.raises(SourceFormatError) as err:
-        fetch(workbook([data_row(1871.01), data_row(1871.02, cpi="n/a?")]), tmp_path)
-    assert err.value.series == "SHILLER_CPI"
-    assert "'n/a?'" in str(err.value) and "1871-02" in str(err.value)
+def test_note_in_a_value_cell_is_missing_with_a_warning_naming_the_row(tmp_path):
+    # Older uploads typed notes where a number belongs, e.g. in the long-rate column.
+    payload = workbook(
+        [
+            data_row(2015.01, gs10="Jan 15 long rate is Jan 8 value"),
+            data_row(2015.02, gs10=1.98, cpi="n/a?"),
+        ]
+    )
+    batch = fetch(payload, tmp_path)
+    assert math.isnan(value(batch.frame, "SHILLER_GS10", date(2015, 1, 1)))
+    assert value(batch.frame, "SHILLER_GS10", date(2015, 2, 1)) == 1.98
+    assert math.isnan(value(batch.frame, "SHILLER_CPI", date(2015, 2, 1)))
+    assert value(batch.frame, "SHILLER_PRICE", date(2015, 1, 1)) == 4.44  # the row still loads
+    assert batch.warnings == [
+        "[shiller/SHILLER_GS10] ie_data.xls row 9 (2015-01): text 'Jan 15 long rate is Jan 8 "
+        "value' in a value cell, read as missing",
+        "[shiller/SHILLER_CPI] ie_data.xls row 10 (2015-02): text 'n/a?' in a value cell, "
+        "read as missing",
+    ]
+
+
+def test_a_note_reaches_the_raw_assets_metadata(tmp_path, warehouse_env, monkeypatch):
+    import dagster as dg
+
+    from orchestration.defs.ingestion.shiller.assets import shiller_monthly
+
+    rows = [data_row(1990 + i // 12 + (i % 12 + 1) / 100, cape=20.0) for i in range(30)]
+    rows[3][6] = "Apr 1 long rate is Mar 29 value"
+    (tmp_path / "shiller").mkdir()
+    (tmp_path / "shiller" / "ie_data.xls").write_bytes(workbook(rows))
+    monkeypatch.setenv("CROSSWIND_SOURCE", "replay")
+    monkeypatch.setenv("CROSSWIND_SNAPSHOT_DIR", str(tmp_path))
+    result = dg.materialize([shiller_monthly], raise_on_error=False)
+    assert result.success
+    meta = result.asset_materializations_for_node("raw_shiller__monthly")[0].metadata
+    assert meta["source_warnings"].value == [
+        "[shiller/SHILLER_GS10] ie_data.xls row 12 (1990-04): text 'Apr 1 long rate is Mar 29 "
+        "value' in a value cell, read as missing"
+    ]
+
+
+def test_newest_months_ignore_the_start_filter(tmp_path):
+    payload = workbook(
+        [data_row(2024.02), data_row(2024.03, earnings=None), data_row(2024.04, earnings=None)]
+    )
+    batch = fetch(payload, tmp_path, start=date(2030, 1, 1))
+    assert batch.frame.empty  # nothing in the window ...
+    assert batch.newest["SHILLER_PRICE"] == date(2024, 4, 1)  # ... yet the payload's end is known
+    assert batch.newest["SHILLER_EARNINGS"] == date(2024, 2, 1)
+    assert "SHILLER_CAPE" not in batch.newest  # "NA" throughout: no value at all
 
 
 def test_impossible_month_is_an_error(tmp_path):
@@ -143,20 +190,138 @@ def test_replay_without_the_workbook_reports_absent(tmp_path):
     assert batch.frame.empty and len(batch.absent) == 6
 
 
+XLS = {"Content-Type": "application/vnd.ms-excel"}
+UPLOAD = "/blobby/go/site-1/downloads/4f1d-upload/ie_data.xls"
+
+
+def live(http_server, page_path="/", **env):
+    env = {"CROSSWIND_SHILLER_PAGE_URL": http_server.url(page_path), **env}
+    source = shiller.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env=env)
+    source._client = HttpClient("shiller", sleep=FakeSleep(), max_retries=0)
+    return source
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        # GoDaddy pages link uploads protocol-relative, the query carrying the upload time.
+        '<a href="//{host}' + UPLOAD + '?ver=1778098504874" target="_blank">Download</a>',
+        '<a class="x" href="' + UPLOAD + '?ver=1&amp;dl=1">ie_data.xls</a>',
+        # The link inside the page's script props, slashes JSON-escaped.
+        '<script>window.props={"href":"http:\\/\\/{host}'
+        + UPLOAD.replace("/", "\\/")
+        + '?ver=2"}</script>',
+        '<script>{"href":"http:\\u002F\\u002F{host}'
+        + UPLOAD.replace("/", "\\u002F")
+        + '"}</script>',
+    ],
+)
+def test_live_finds_the_workbook_on_the_page(http_server, link):
+    payload = workbook([data_row(2026.04), data_row(2026.05, cape=39.0)])
+    host = http_server.url("/").split("//", 1)[1].rstrip("/")
+    page = "<html><body><p>Data on ie_data.xls below.</p>" + link.replace("{host}", host)
+    http_server.route("/", Reply.html(page + "</body></html>"))
+    http_server.route(UPLOAD, Reply(200, payload, XLS))
+    source = live(http_server)
+    batch = source.fetch(shiller_series())
+    assert value(batch.frame, "SHILLER_CAPE", date(2026, 5, 1)) == 39.0
+    assert [r.path for r in http_server.requests] == ["/", UPLOAD]
+    assert urlsplit(source.workbook_url).path == UPLOAD
+    assert batch.warnings == []
+
+
+def test_live_prefers_the_newest_upload_over_the_frozen_address(http_server):
+    page = (
+        '<a href="/blobby/go/site-1/downloads/cc/ie_data.xlsx?ver=1799999999999">xlsx</a>'
+        '<a href="/blobby/go/site-1/downloads/ie_data.xls">old</a>'
+        '<a href="/blobby/go/site-1/downloads/aa/ie_data.xls?ver=1700000000000">2023</a>'
+        '<a href="/blobby/go/site-1/downloads/bb/ie_data.xls?ver=1778098504874">2026</a>'
+        '<a href="/blobby/go/site-1/downloads/bb/ie_data.xls?ver=1778098504874">again</a>'
+    )
+    newest = "/blobby/go/site-1/downloads/bb/ie_data.xls"
+    assert shiller.find_workbook_url(page, "https://shillerdata.com/") == (
+        "https://shillerdata.com" + newest + "?ver=1778098504874"
+    )
+    http_server.route("/", Reply.html(page))
+    http_server.route(newest, Reply(200, workbook([data_row(2026.05)]), XLS))
+    assert not live(http_server).fetch(shiller_series()).frame.empty
+
+
+def test_other_files_and_prose_are_not_links():
+    for page in (
+        '<a href="/downloads/aa/ie_data.xlsx">',
+        '<a href="/downloads/aa/Fig3-1.xls">',
+        "<p>Download ie_data.xls (updated monthly)</p>",
+    ):
+        with pytest.raises(SourceFormatError, match=r"no link to ie_data\.xls"):
+            shiller.find_workbook_url(page, "https://shillerdata.com/")
+
+
+def test_a_page_without_the_link_says_how_to_pin_the_workbook(http_server):
+    http_server.route("/", Reply.html("<html><body>Site under maintenance</body></html>"))
+    with pytest.raises(SourceFormatError, match="CROSSWIND_SHILLER_URL") as err:
+        live(http_server).fetch(shiller_series())
+    assert "no link to ie_data.xls" in str(err.value)
+
+
+def test_the_frozen_address_alone_loads_with_a_warning(http_server):
+    frozen = "/blobby/go/site-1/downloads/ie_data.xls"
+    http_server.route("/", Reply.html(f'<a href="{frozen}">Download</a>'))
+    http_server.route(frozen, Reply(200, workbook([data_row(2024.04)]), XLS))
+    batch = live(http_server).fetch(shiller_series())
+    assert len(batch.warnings) == 1 and "frozen in 2024" in batch.warnings[0]
+    assert batch.newest["SHILLER_PRICE"] == date(2024, 4, 1)
+
+
 def test_live_download_and_record_round_trip(http_server, tmp_path):
     payload = workbook([data_row(1871.01), data_row(1871.1, cape=11.0)])
     http_server.route(
         "/ie_data.xls", Reply(200, payload, {"Content-Type": "application/vnd.ms-excel"})
     )
-    env = {"CROSSWIND_SHILLER_URL": http_server.url("/ie_data.xls")}
-    source = shiller.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env=env)
-    source._client = HttpClient("shiller", sleep=FakeSleep(), max_retries=0)
-    live = source.fetch(shiller_series())
-    assert live.mode == "live"
-    assert value(live.frame, "SHILLER_CAPE", date(1871, 10, 1)) == 11.0
+    # A pinned workbook address skips the page: the page route does not even exist.
+    source = live(http_server, "/no-page", CROSSWIND_SHILLER_URL=http_server.url("/ie_data.xls"))
+    live_batch = source.fetch(shiller_series())
+    assert [r.path for r in http_server.requests] == ["/ie_data.xls"]
+    assert live_batch.mode == "live"
+    assert value(live_batch.frame, "SHILLER_CAPE", date(1871, 10, 1)) == 11.0
     assert source.record(shiller_series(), tmp_path) == [tmp_path / "shiller" / "ie_data.xls"]
     assert (tmp_path / "shiller" / "ie_data.xls").read_bytes() == payload
-    assert shiller.ShillerReplay(tmp_path).fetch(shiller_series()).frame.equals(live.frame)
+    assert shiller.ShillerReplay(tmp_path).fetch(shiller_series()).frame.equals(live_batch.frame)
+
+
+def test_default_page_is_shillers_site():
+    source = shiller.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env={})
+    assert (source.page_url, source.pinned_url) == ("https://shillerdata.com/", None)
+
+
+@pytest.mark.integration
+def test_genuine_frozen_2024_workbook_is_recognisably_frozen(tmp_path):
+    path = WIRE / "ie_data_frozen_2024.xls"
+    if not path.is_file():
+        pytest.skip(f"genuine Shiller workbooks not found at {WIRE.resolve()} (../shared/wire)")
+    batch = fetch(path.read_bytes(), tmp_path)
+    # The copy the old address still serves: prices to April 2024, earnings to December 2023.
+    assert batch.newest == {
+        "SHILLER_PRICE": date(2024, 4, 1),
+        "SHILLER_DIVIDEND": date(2024, 3, 1),
+        "SHILLER_EARNINGS": date(2023, 12, 1),
+        "SHILLER_CPI": date(2024, 4, 1),
+        "SHILLER_GS10": date(2024, 4, 1),
+        "SHILLER_CAPE": date(2024, 4, 1),
+    }
+    # Frozen: as of the current workbook's newest month, every series is past its staleness
+    # limit plus release lag (what the generic frozen-source check compares).
+    current = fetch((WIRE / "ie_data.xls").read_bytes(), tmp_path / "current")
+    as_of = current.newest["SHILLER_PRICE"]
+    assert as_of == date(2026, 5, 1)
+    catalog = load_catalog()
+    for series_id, newest in batch.newest.items():
+        spec = catalog.series[series_id]
+        assert (as_of - newest).days > spec.staleness_days + spec.release_lag_days, series_id
+    for series_id, newest in current.newest.items():
+        spec = catalog.series[series_id]
+        assert (as_of - newest).days <= spec.staleness_days, series_id
+    assert batch.warnings == [] and current.warnings == []
 
 
 @pytest.mark.integration

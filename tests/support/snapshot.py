@@ -48,6 +48,7 @@ def ingest_snapshot(work: Path):
     from orchestration.defs.ingestion.fred.assets import fred_observations
     from orchestration.defs.ingestion.markets.assets import market_daily_bars
     from orchestration.defs.ingestion.mof.assets import mof_jgb_yields
+    from orchestration.defs.ingestion.ofr.assets import ofr_financial_stress_index
     from orchestration.defs.ingestion.shiller.assets import shiller_monthly
     from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
 
@@ -69,6 +70,7 @@ def ingest_snapshot(work: Path):
                 shiller_monthly,
                 cme_margin_changes,
                 drops_observations,
+                ofr_financial_stress_index,
             ],
             raise_on_error=False,
         )

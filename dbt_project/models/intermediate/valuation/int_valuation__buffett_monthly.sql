@@ -2,11 +2,12 @@
     Buffett indicator inputs per month, point-in-time at the month's last day (as_of_date).
 
     Numerator (market cap, USD bn): the first LOADED series of var buffett_numerator_series
-    (default [NCBEILQ027S, WILL5000PR]): NCBEILQ027S = Z.1 nonfinancial corporate equities,
-    converted to USD bn by raw_meta.unit_labels; WILL5000PR = Wilshire 5000 full-cap price index,
-    whose points are ~USD bn of total US market cap by design (1 point ~ $1bn), used as USD bn.
-    "Loaded" = the series has at least one observation; the choice is per warehouse, not per
-    month, so the numerator never switches definition mid-history.
+    (default [NCBEILQ027S]: the Fed's Z.1 market value of nonfinancial corporate equities,
+    converted to USD bn by raw_meta.unit_labels) whose stored unit is usd_bn: an index such as
+    the Wilshire 5000 (WILL5000PR, points, not dollars) never counts as dollars. "Loaded" = the
+    series has at least one observation; the choice is per warehouse, not per month, so the
+    numerator never switches definition mid-history. None loaded: every month is NULL with
+    buffett_null_reason = no_market_cap_series_loaded.
     Denominator: GDP (nominal, SAAR, USD bn).
 
     Point-in-time: a FRED observation counts from its published_date
@@ -15,7 +16,7 @@
     as_of_date is used, if its age (as_of_date - observation_date) is within the catalog
     staleness_days; otherwise NULL, with the reason in buffett_null_reason.
 -#}
-{%- set numerators = var('buffett_numerator_series', ['NCBEILQ027S', 'WILL5000PR']) -%}
+{%- set numerators = var('buffett_numerator_series', ['NCBEILQ027S']) -%}
 {%- set denominator = var('buffett_denominator_series', 'GDP') -%}
 
 with
@@ -32,6 +33,7 @@ observations as (
     select series_id, observation_date, value, published_date, staleness_days
     from {{ ref('int_series_observations_published') }}
     where source_system = 'fred'
+        and stored_units = 'usd_bn'
         and series_id in (
             {%- for s in numerators %}'{{ s }}', {% endfor %}'{{ denominator }}'
         )

@@ -1,20 +1,32 @@
 {#-
     Monthly valuation inputs on a contiguous month spine (first SHILLER_PRICE month to the last
-    month any valuation ratio input covers: SHILLER_PRICE, SHILLER_CAPE, FORWARD_PE).
+    month any valuation ratio input covers: SHILLER_PRICE, SHILLER_CAPE, FORWARD_PE), each as
+    it was known on the row's available_date.
 
-    Each input is the latest observation dated in or before the month, carried at most its
-    catalog staleness_days (raw_meta.series_catalog; SHILLER_EARNINGS 200 days covers the months
-    the workbook has prices but no earnings yet); older, it is NULL and flagged. Ratios are keyed
-    by the month they describe (Shiller's own alignment: monthly average price over trailing
-    12-month earnings).
-    trailing_pe = SHILLER_PRICE / SHILLER_EARNINGS; cape = SHILLER_CAPE; forward_pe = FORWARD_PE
-    (optional user drop, raw_drops; NULL when not supplied).
+    available_date = month start + the SHILLER_PRICE catalog release lag (31 days: the monthly
+    average price is complete a day after the month ends); the dashboard shows the row from then.
+    Price, CAPE and FORWARD_PE: the latest observation dated in or before the month, carried at
+    most its catalog staleness_days (raw_meta.series_catalog); older, NULL and flagged.
+
+    Earnings are NOT known when the month's price is. Shiller's monthly earnings (and dividends)
+    are S&P's four-quarter totals interpolated linearly between quarter ends, so a month's value
+    depends on the report for the quarter that contains it. A month's earnings are therefore
+    published at the end of its calendar quarter + the SHILLER_EARNINGS catalog release lag,
+    which counts from the quarter end (60 days: by then every S&P 500 company has filed the
+    quarter, 10-Qs within 40 days and 10-Ks within 60 under the SEC deadlines for large
+    accelerated filers). Each row uses the latest earnings month published by its
+    available_date (several months share one publication date: the latest of them wins), so on
+    2026-03-04 the February 2026 row divides February's price by December 2025's earnings
+    (published 2026-03-01), not by February's, which the Q1 report only fixes in May.
+    trailing_pe = sp500_price / sp500_earnings_ttm; cape = SHILLER_CAPE (the workbook's own: its
+    10-year earnings average includes the interpolated months too, at most 5 of 120);
+    forward_pe = FORWARD_PE (optional user drop, raw_drops; NULL when not supplied).
 -#}
 with
 
 catalog as (
 
-    select series_id, staleness_days
+    select series_id, staleness_days, release_lag_days, is_release_lag_business
     from {{ ref('stg_meta__series_catalog') }}
 
 ),
@@ -23,13 +35,38 @@ observations as (
 
     select series_id, cast(date_trunc('month', observation_date) as date) as month, observation_date, value
     from {{ ref('stg_shiller__monthly') }}
-    where series_id in ('SHILLER_PRICE', 'SHILLER_EARNINGS', 'SHILLER_CAPE')
+    where series_id in ('SHILLER_PRICE', 'SHILLER_CAPE')
 
     union all
 
     select series_id, cast(date_trunc('month', observation_date) as date), observation_date, value
     from {{ ref('stg_drops__observations') }}
     where series_id = 'FORWARD_PE'
+
+),
+
+earnings as (
+
+    select
+        shiller.value,
+        cast(date_trunc('month', shiller.observation_date) as date) as month,
+        cast(
+            date_trunc('quarter', shiller.observation_date) + interval 3 month - interval 1 day
+            as date
+        ) + catalog.release_lag_days as published_date
+    from {{ ref('stg_shiller__monthly') }} as shiller
+    inner join catalog
+        on shiller.series_id = catalog.series_id
+    where shiller.series_id = 'SHILLER_EARNINGS'
+        and shiller.value is not null
+
+),
+
+latest_per_publication as (
+
+    select *
+    from earnings
+    qualify row_number() over (partition by published_date order by month desc) = 1
 
 ),
 
@@ -43,11 +80,25 @@ bounds as (
 
 ),
 
+price_published as (
+
+    -- when each month's price row was public: its catalog release lag on its publisher
+    -- calendar (int_series_observations_published; Shiller rows are dated month start)
+    select observation_date as month, published_date
+    from {{ ref('int_series_observations_published') }}
+    where series_id = 'SHILLER_PRICE'
+
+),
+
 spine as (
 
-    select cast(month as date) as month
+    select
+        cast(r.month as date) as month,
+        price_published.published_date as available_date
     from bounds,
         range(bounds.first_month, bounds.last_month + interval 1 month, interval 1 month) as r(month)
+    left join price_published
+        on cast(r.month as date) = price_published.month
 
 ),
 
@@ -55,7 +106,7 @@ grid as (
 
     select spine.month, s.series_id
     from spine
-    cross join (values ('SHILLER_PRICE'), ('SHILLER_EARNINGS'), ('SHILLER_CAPE'), ('FORWARD_PE')) as s(series_id)
+    cross join (values ('SHILLER_PRICE'), ('SHILLER_CAPE'), ('FORWARD_PE')) as s(series_id)
 
 ),
 
@@ -64,7 +115,6 @@ sampled as (
     select
         grid.month,
         grid.series_id,
-        observations.month as source_month,
         datediff('day', observations.month, grid.month) as age_days,
         catalog.staleness_days,
         case
@@ -85,10 +135,6 @@ wide as (
     select
         month,
         max(case when series_id = 'SHILLER_PRICE' then value end) as sp500_price,
-        max(case when series_id = 'SHILLER_EARNINGS' then value end) as sp500_earnings_ttm,
-        max(case when series_id = 'SHILLER_EARNINGS' then source_month end) as earnings_month,
-        max(case when series_id = 'SHILLER_EARNINGS' then age_days > staleness_days end)
-            as is_earnings_stale,
         max(case when series_id = 'SHILLER_CAPE' then value end) as cape,
         max(case when series_id = 'SHILLER_CAPE' then age_days > staleness_days end)
             as is_cape_stale,
@@ -98,17 +144,45 @@ wide as (
     from sampled
     group by month
 
+),
+
+known_earnings as (
+
+    select
+        spine.month,
+        spine.available_date,
+        latest_per_publication.month as earnings_month,
+        latest_per_publication.published_date as earnings_published_date,
+        datediff('day', latest_per_publication.month, spine.month) > catalog.staleness_days
+            as is_earnings_stale,
+        case
+            when datediff('day', latest_per_publication.month, spine.month) <= catalog.staleness_days
+                then latest_per_publication.value
+        end as sp500_earnings_ttm
+    from spine
+    asof left join latest_per_publication
+        on spine.available_date >= latest_per_publication.published_date
+    left join catalog
+        on catalog.series_id = 'SHILLER_EARNINGS'
+
 )
 
 select
-    month,
-    sp500_price,
-    sp500_earnings_ttm,
-    earnings_month,
-    coalesce(is_earnings_stale, false) as is_earnings_stale,
-    case when sp500_earnings_ttm > 0 then sp500_price / sp500_earnings_ttm end as trailing_pe,
-    cape,
-    coalesce(is_cape_stale, false) as is_cape_stale,
-    forward_pe,
-    coalesce(is_forward_pe_stale, false) as is_forward_pe_stale
+    wide.month,
+    known_earnings.available_date,
+    wide.sp500_price,
+    known_earnings.sp500_earnings_ttm,
+    known_earnings.earnings_month,
+    known_earnings.earnings_published_date,
+    coalesce(known_earnings.is_earnings_stale, false) as is_earnings_stale,
+    case
+        when known_earnings.sp500_earnings_ttm > 0
+            then wide.sp500_price / known_earnings.sp500_earnings_ttm
+    end as trailing_pe,
+    wide.cape,
+    coalesce(wide.is_cape_stale, false) as is_cape_stale,
+    wide.forward_pe,
+    coalesce(wide.is_forward_pe_stale, false) as is_forward_pe_stale
 from wide
+inner join known_earnings
+    on wide.month = known_earnings.month

@@ -4,8 +4,8 @@
     the liquidity/funding inputs) plus every shared trading day of fct_asset_returns_daily.
     Liquidity/funding/stress columns are point-in-time (see their marts); market columns are that
     day's closes and returns (NULL on non-trading days); valuation columns come from the latest
-    fct_valuation_monthly month whose Shiller data was published by D (the SHILLER_PRICE row's
-    published_date, int_series_observations_published), named in valuation_month.
+    fct_valuation_monthly month available by D (its available_date: the SHILLER_PRICE row's
+    publication), named in valuation_month.
 -#}
 
 with
@@ -50,28 +50,16 @@ cross_asset as (
 
 ),
 
-valuation_published as (
-
-    -- the day each month's Shiller workbook row was public (catalog release lag on its
-    -- publisher calendar: int_series_observations_published; rows are dated month start)
-    select observation_date as month, published_date
-    from {{ ref('int_series_observations_published') }}
-    where series_id = 'SHILLER_PRICE'
-
-),
-
 valuation as (
 
     select
         valuation.month as valuation_month,
-        valuation_published.published_date as valuation_published_date,
+        valuation.available_date as valuation_published_date,
         valuation.cape,
         valuation.cape_z_30y,
         valuation.trailing_pe,
-        valuation.buffett_indicator
+        valuation.buffett_indicator_pct
     from {{ ref('fct_valuation_monthly') }} as valuation
-    inner join valuation_published
-        on valuation.month = valuation_published.month
 
 ),
 
@@ -150,7 +138,7 @@ with_valuation as (
         valuation.cape,
         valuation.cape_z_30y,
         valuation.trailing_pe,
-        valuation.buffett_indicator
+        valuation.buffett_indicator_pct
     from joined
     asof left join valuation
         on joined.date >= valuation.valuation_published_date
@@ -190,7 +178,7 @@ select
     cape,
     cape_z_30y,
     trailing_pe,
-    buffett_indicator,
+    buffett_indicator_pct,
     fed_total_assets_age_days,
     tga_age_days,
     on_rrp_age_days,

@@ -10,7 +10,11 @@
       pillar_hy_oas_z        =  hy_oas_z_1y                   (credit spreads widening)
     stress_score = (mean of the available pillars, each clipped to [-3, 3], + 3) / 6 * 100,
     i.e. 0 = every pillar at -3 sigma, 50 = neutral, 100 = every pillar at +3 sigma; NULL when
-    fewer than var stress_min_pillars (3) pillars are available.
+    fewer than var stress_min_pillars (3) pillars are available. The net-liquidity pillar is
+    clipped to [var stress_net_liquidity_floor_z (-1), 3] instead: the fastest rises in net
+    liquidity are the Fed's crisis lending (2020, SVB in 2023), which a z-score would read as
+    calm at the height of the stress; a liquidity drain still counts in full. The pillar
+    column keeps the unclipped z (docs/stress_score.md has the evidence).
     regime, with hysteresis (two Schmitt triggers on stress_score, computed with windows, no
     recursion): the stress trigger switches on at >= 70 and off only below 60; the tightening
     trigger on at >= 55 and off only below 45; between the thresholds a trigger keeps its last
@@ -20,6 +24,8 @@
 {%- set clip_at = var('stress_z_clip') %}
 {%- set pillars = ['pillar_net_liquidity_z', 'pillar_sofr_iorb_z', 'pillar_move_z',
                    'pillar_yen_carry_z', 'pillar_hy_oas_z'] %}
+{#- lower clip bounds that differ from -clip_at (see the header) #}
+{%- set floors = {'pillar_net_liquidity_z': var('stress_net_liquidity_floor_z')} %}
 
 with
 
@@ -89,7 +95,7 @@ scored as (
         {%- endfor %} as pillars_available,
         (
             {%- for p in pillars %}
-            coalesce({{ clip(p, clip_at) }}, 0){% if not loop.last %} +{% endif %}
+            coalesce({{ clip(p, clip_at, floors.get(p)) }}, 0){% if not loop.last %} +{% endif %}
             {%- endfor %}
         ) as clipped_sum
     from pillars

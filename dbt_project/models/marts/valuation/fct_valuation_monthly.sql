@@ -8,6 +8,16 @@
     so 100 = a 30-year high). Only the past is used (no look-ahead). Statistics are NULL until the
     window holds at least var valuation_min_months (240 = 20 years) non-NULL values, or when the
     month's own value is NULL.
+    Robust companion: robust_z = (value - window median) / (1.4826 * window MAD), the median
+    absolute deviation scaled to equal the standard deviation for normal data. Read it for the
+    trailing P/E: when earnings collapse the P/E explodes (123.7 in May 2009 on Shiller's
+    alignment), one such month inflates the window's sd for 30 years and drags the classic z of
+    2026 to about 0; the median and MAD ignore it. CAPE's ten-year earnings average has no such
+    spikes: its classic z is the one the articles quote.
+
+    Buffett indicator = 100 * market cap / GDP, in percent, both in USD bn
+    (int_valuation__buffett_monthly: only a series stored in dollars counts as market cap, by
+    default the Fed's Z.1 NCBEILQ027S); NULL with buffett_null_reason when it is not loaded.
 -#}
 {%- set window_months = var('valuation_window_months', 360) -%}
 {%- set min_months = var('valuation_min_months', 240) -%}
@@ -45,7 +55,9 @@ stats as (
         avg(hist.value) as mean_30y,
         stddev_samp(hist.value) as sd_30y,
         100.0 * count(case when hist.value <= cur.value then 1 end) / nullif(count(hist.value), 0)
-            as pctile_30y
+            as pctile_30y,
+        median(hist.value) as median_30y,
+        mad(hist.value) as mad_30y
     from long as cur
     inner join long as hist
         on cur.metric = hist.metric
@@ -64,6 +76,8 @@ gated as (
         case when n_months >= {{ min_months }} then mean_30y end as mean_30y,
         case when n_months >= {{ min_months }} then sd_30y end as sd_30y,
         case when n_months >= {{ min_months }} then pctile_30y end as pctile_30y,
+        case when n_months >= {{ min_months }} then median_30y end as median_30y,
+        case when n_months >= {{ min_months }} then mad_30y end as mad_30y,
         n_months
     from stats
 
@@ -71,9 +85,11 @@ gated as (
 
 select
     cast(inputs.month as date) as month,
+    cast(inputs.available_date as date) as available_date,
     cast(inputs.sp500_price as double) as sp500_price,
     cast(inputs.sp500_earnings_ttm as double) as sp500_earnings_ttm,
     cast(inputs.earnings_month as date) as earnings_month,
+    cast(inputs.earnings_published_date as date) as earnings_published_date,
     {%- for m in metrics %}
     cast(inputs.{{ m }} as double) as {{ m }},
     cast({{ m }}_stats.mean_30y as double) as {{ m }}_mean_30y,
@@ -82,6 +98,11 @@ select
         (inputs.{{ m }} - {{ m }}_stats.mean_30y) / nullif({{ m }}_stats.sd_30y, 0) as double
     ) as {{ m }}_z_30y,
     cast({{ m }}_stats.pctile_30y as double) as {{ m }}_pctile_30y,
+    cast({{ m }}_stats.median_30y as double) as {{ m }}_median_30y,
+    cast(
+        (inputs.{{ m }} - {{ m }}_stats.median_30y) / nullif(1.4826 * {{ m }}_stats.mad_30y, 0)
+        as double
+    ) as {{ m }}_robust_z_30y,
     cast(coalesce({{ m }}_stats.n_months, 0) as integer) as {{ m }}_n_months_30y,
     {%- endfor %}
     cast(inputs.is_earnings_stale as boolean) as is_earnings_stale,
@@ -90,8 +111,8 @@ select
     cast(inputs.forward_pe is not null as boolean) as is_forward_pe_supplied,
     cast(
         case when buffett.buffett_null_reason is null
-            then buffett.numerator_usd_bn / buffett.denominator_usd_bn end as double
-    ) as buffett_indicator,
+            then 100.0 * buffett.numerator_usd_bn / buffett.denominator_usd_bn end as double
+    ) as buffett_indicator_pct,
     cast(buffett.numerator_series_id as varchar) as buffett_numerator_series_id,
     cast(buffett.numerator_usd_bn as double) as buffett_numerator_usd_bn,
     cast(buffett.numerator_date as date) as buffett_numerator_date,
