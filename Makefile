@@ -58,7 +58,7 @@ lint: install
 	$(UV) run --frozen ruff format --check orchestration tests bench
 	@lint_dir=$$(mktemp -d) && trap 'rm -rf "$$lint_dir"' EXIT && \
 	  CROSSWIND_WAREHOUSE_DIR=$$lint_dir DBT_TARGET_PATH=$$lint_dir/target DBT_LOG_PATH=$$lint_dir/logs \
-	  $(UV) run --frozen sqlfluff lint dbt_project/models --processes 2
+	  $(UV) run --frozen --isolated --only-group lint sqlfluff lint dbt_project/models --processes 2
 
 ## Regenerate the synthetic sample (deterministic).
 sample: install
