@@ -33,13 +33,21 @@ catalog as (
 
 observations as (
 
-    select series_id, cast(date_trunc('month', observation_date) as date) as month, observation_date, value
+    select
+        series_id,
+        cast(date_trunc('month', observation_date) as date) as month,
+        observation_date,
+        value
     from {{ ref('stg_shiller__monthly') }}
     where series_id in ('SHILLER_PRICE', 'SHILLER_CAPE')
 
     union all
 
-    select series_id, cast(date_trunc('month', observation_date) as date), observation_date, value
+    select
+        series_id,
+        cast(date_trunc('month', observation_date) as date) as month,
+        observation_date,
+        value
     from {{ ref('stg_drops__observations') }}
     where series_id = 'FORWARD_PE'
 
@@ -96,7 +104,8 @@ spine as (
         cast(r.month as date) as month,
         price_published.published_date as available_date
     from bounds,
-        range(bounds.first_month, bounds.last_month + interval 1 month, interval 1 month) as r(month)
+        range(bounds.first_month, bounds.last_month + interval 1 month, interval 1 month)
+            as r (month)
     left join price_published
         on cast(r.month as date) = price_published.month
 
@@ -106,7 +115,7 @@ grid as (
 
     select spine.month, s.series_id
     from spine
-    cross join (values ('SHILLER_PRICE'), ('SHILLER_CAPE'), ('FORWARD_PE')) as s(series_id)
+    cross join (values ('SHILLER_PRICE'), ('SHILLER_CAPE'), ('FORWARD_PE')) as s (series_id)
 
 ),
 
@@ -156,7 +165,8 @@ known_earnings as (
         datediff('day', latest_per_publication.month, spine.month) > catalog.staleness_days
             as is_earnings_stale,
         case
-            when datediff('day', latest_per_publication.month, spine.month) <= catalog.staleness_days
+            when datediff('day', latest_per_publication.month, spine.month)
+                <= catalog.staleness_days
                 then latest_per_publication.value
         end as sp500_earnings_ttm
     from spine
