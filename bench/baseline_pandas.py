@@ -48,7 +48,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -440,7 +440,8 @@ class PointInTime:
         if not loaded:
             return None
         first = min(p[0] for p in loaded)
-        last = min(max(p[-1] for p in loaded), np.datetime64(date.today(), "D"))
+        # The warehouse's today is the UTC date (orchestration/lib/clock.py), not the local one.
+        last = min(max(p[-1] for p in loaded), np.datetime64(datetime.now(UTC).date(), "D"))
         return first, last
 
     def spine(self) -> np.ndarray:

@@ -64,6 +64,7 @@ from orchestration.lib.catalog import (
     SERIES_ID_RE,
     Catalog,
     Series,
+    dump_catalog,
     parse_catalog,
     series_file,
 )
@@ -312,7 +313,7 @@ def _catalog_text(data: dict, factor: int) -> str:
         "# FRED and market series (ids <BASE>_Snn). Use it with CROSSWIND_CATALOG, never for\n"
         "# real data.\n"
     )
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    return head + dump_catalog(data, width=120)
 
 
 def _write_readme(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.lib.catalog import CATALOG_PATH, load_catalog
+from orchestration.lib.catalog import CATALOG_PATH, dump_catalog, load_catalog
 from orchestration.lib.errors import CatalogError
 from orchestration.lib.settings import DEFAULT_CATALOG_PATH, catalog_path, load_settings
 
@@ -19,7 +19,7 @@ def _small_catalog(folder: Path) -> Path:
     data = yaml.safe_load(REPO_CATALOG.read_text(encoding="utf-8"))
     data["series"]["WALCL_S01"] = {**data["series"]["WALCL"], "description": "test copy"}
     path = folder / "catalog.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path.write_text(dump_catalog(data), encoding="utf-8")
     return path
 
 

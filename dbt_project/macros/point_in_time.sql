@@ -44,7 +44,7 @@
     (
         select
             min(first_published_date) as min_date,
-            least(max(last_published_date), current_date) as max_date
+            least(max(last_published_date), {{ warehouse_today() }}) as max_date
         from {{ ref('int_series_coverage') }}
         where series_id in ({% for s in series_ids %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor %})
     )

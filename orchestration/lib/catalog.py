@@ -224,8 +224,18 @@ def parse_catalog(data: dict) -> Catalog:
     try:
         series = {k: {"id": k, **v} for k, v in (data.get("series") or {}).items()}
         return Catalog.model_validate({**data, "series": series})
-    except (ValidationError, AttributeError, TypeError) as exc:
-        raise CatalogError(f"invalid series catalog: {exc}") from exc
+    except ValidationError as exc:
+        raise CatalogError(f"invalid series catalog: {_describe(exc)}") from None
+    except (AttributeError, TypeError) as exc:
+        raise CatalogError(f"invalid series catalog: {type(exc).__name__}: {exc}"[:400]) from None
+
+
+def _describe(exc: ValidationError, limit: int = 10) -> str:
+    """Where and what, never the offending input: a catalog value can be huge."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in errors]
+    more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
+    return "; ".join(text[:300] for text in parts[:limit]) + more
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -236,13 +246,97 @@ def load_catalog(path: Path | None = None) -> Catalog:
     return _read_catalog(Path(path) if path is not None else catalog_path())
 
 
+# The repository's catalog is ~15 KB and bench/scale.py's 10x one ~150 KB.
+MAX_CATALOG_BYTES = 2 * 1024 * 1024
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that means what it says: no duplicate keys, no anchors, aliases or merge keys.
+
+    PyYAML keeps the last of two equal keys silently (a second `RRPONTSYD:` entry would win
+    unseen), and aliases expand without limit (an "alias bomb" grows to gigabytes).
+    """
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _refusal(event.start_mark, f"alias *{event.anchor} (aliases are not allowed)")
+        if getattr(event, "anchor", None) is not None:
+            raise _refusal(event.start_mark, f"anchor &{event.anchor} (anchors are not allowed)")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        first_line: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _refusal(key_node.start_mark, "merge key '<<' (not allowed)")
+            key = self.construct_object(key_node, deep=True)
+            try:
+                seen = first_line.get(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            line = key_node.start_mark.line + 1
+            if seen is not None:
+                raise _refusal(
+                    key_node.start_mark,
+                    f"duplicate key {key!r} (first on line {seen}); YAML would keep only the last",
+                    key,
+                )
+            first_line[key] = line
+        return super().construct_mapping(node, deep)
+
+
+class _Refused(Exception):
+    def __init__(self, line: int, problem: str, key=None):
+        self.line, self.problem, self.key = line, problem, key
+
+
+def _refusal(mark, problem: str, key=None) -> _Refused:
+    return _Refused(mark.line + 1, problem, key)
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        with open(path, "rb") as handle:
+            payload = handle.read(MAX_CATALOG_BYTES + 1)
+    except OSError as exc:
+        raise CatalogError(f"cannot read series catalog {path}: {exc}") from None
+    if len(payload) > MAX_CATALOG_BYTES:
+        raise CatalogError(
+            f"series catalog {path} is larger than {MAX_CATALOG_BYTES // 1024} KiB; refused"
+        )
+    try:
+        return yaml.load(payload.decode("utf-8"), Loader=_StrictLoader)  # a SafeLoader subclass
+    except _Refused as exc:
+        where = f"[catalog/{exc.key}] " if isinstance(exc.key, str) else ""
+        raise CatalogError(f"{where}{path} line {exc.line}: {exc.problem}") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"series catalog {path} is not UTF-8 text") from None
+    except RecursionError:
+        raise CatalogError(f"series catalog {path} is nested too deeply") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"cannot read series catalog {path}: {str(exc)[:400]}") from None
+
+
+class _PlainDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data) -> bool:
+        return True  # write a shared object out in full: the loader refuses aliases
+
+
+def dump_catalog(data: dict, **options) -> str:
+    """Catalog YAML that `load_catalog` accepts (PyYAML writes aliases for shared objects)."""
+    return yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, **options)
+
+
 @cache
 def _read_catalog(path: Path) -> Catalog:
+    data = _load_yaml(path)
+    if not isinstance(data, dict):
+        raise CatalogError(f"series catalog {path} is not a mapping of sections")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"cannot read series catalog {path}: {exc}") from exc
-    return parse_catalog(data)
+        return parse_catalog(data)
+    except CatalogError as exc:
+        raise CatalogError(f"{path}: {exc}") from None
 
 
 load_catalog.cache_clear = _read_catalog.cache_clear  # type: ignore[attr-defined]

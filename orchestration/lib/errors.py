@@ -43,5 +43,9 @@ class WarehouseBusy(CrosswindError):
     """Another process holds the warehouse write lock."""
 
 
+class WarehouseUnwritable(CrosswindError):
+    """The warehouse folder cannot be written: the disk is full, or it is read-only."""
+
+
 class CatalogError(CrosswindError):
     """The series catalog is invalid."""

@@ -21,6 +21,7 @@ whose text carries the URL.
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
 import re
@@ -30,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -78,16 +79,53 @@ _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 
 
-def _secret_forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret)}
+_HTML_NAMES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+_JSON_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+def _char_forms(char: str) -> list[str]:
+    """Regex alternatives for one character of a secret, as a server might echo it back."""
+    code = ord(char)
+    utf8 = char.encode("utf-8")
+    forms = [
+        re.escape(char),
+        "".join(f"%{b:02x}" for b in utf8),  # %-encoding (matched case-insensitively)
+        f"&#0*{code};",  # HTML numeric entities
+        f"&#x0*{code:x};",
+    ]
+    if char == " ":
+        forms.append(r"\+")  # form encoding (quote_plus)
+    if char in _HTML_NAMES:
+        forms.append(f"&{_HTML_NAMES[char]};")
+    if char in _JSON_SHORT:
+        forms.append(re.escape(_JSON_SHORT[char]))
+    units = char.encode("utf-16-be")  # JSON \\uXXXX, a surrogate pair beyond the BMP
+    forms.append("".join(f"\\\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2)))
+    return forms
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    """Matches `secret` raw, %- or +-encoded, HTML-escaped or JSON-escaped, character by
+    character, so a mix of escapings (or upper- vs lower-case hex) is caught as well."""
+    body = "".join(f"(?:{'|'.join(_char_forms(c))})" for c in secret)
+    return re.compile(body, re.IGNORECASE)
 
 
 def redact_text(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every secret (raw or URL-encoded) replaced by ***."""
+    """`text` with every secret, in any escaping a server might echo, replaced by ***."""
     for secret in secrets:
         if secret:
-            for form in sorted(_secret_forms(secret), key=len, reverse=True):
-                text = text.replace(form, "***")
+            text = _secret_pattern(secret).sub("***", text)
     return text
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
 
-from orchestration.lib import warehouse
+from orchestration.lib import clock, warehouse
 from orchestration.lib.catalog import Catalog, Series, load_catalog
 from orchestration.lib.errors import SourceError
 from orchestration.lib.quality import CHECKS, Outcome, freshness, validate_batch
@@ -116,7 +116,7 @@ def run_raw_ingestion(
     )
     for warning in batch.warnings:
         context.log.warning(warning)
-    today = datetime.now(UTC).date()
+    today = clock.today()
     outcomes = validate_batch(batch.frame, table, catalog, today, source)
     validated = time.perf_counter()
     failed = [o for o in outcomes if o.blocking and not o.passed]

@@ -1,22 +1,32 @@
-"""The serving copy: what BI tools open, published atomically from the build warehouse.
+"""The serving set: what BI tools and Parquet readers open, published atomically as one set.
 
 DuckDB allows one writer per file and a reader blocks a writer, so BI tools never open the build
-file (`crosswind.duckdb`). After the marts and every check upstream of them passed, `publish()`:
+file (`crosswind.duckdb`). After the marts and every check upstream of them passed, `publish()`
+writes a complete new set into a folder of its own, then switches one pointer:
 
-1. takes the build file's write lock (no ingestion or dbt write runs meanwhile) and attaches the
-   build file READ_ONLY to an in-memory DuckDB;
-2. attaches a new temporary file `.serving.duckdb.tmp-<pid>` with `STORAGE_VERSION 'v1.0.0'`
-   (readable by every DuckDB 1.x driver, from 1.0.0 on), copies every table of schema `marts`,
-   adds the `bi` convenience views and the `meta` publish tables, CHECKPOINTs and detaches;
-3. verifies the copy (row counts equal the build file's), writes one Parquet file per mart into a
-   temporary folder, fsyncs, then `os.replace`s the new file onto `serving.duckdb` and each
-   Parquet file onto `exports/<mart>.parquet`.
+    warehouse/publishes/<id>/serving.duckdb           marts + `bi` views + `meta`, storage v1.0.0
+    warehouse/publishes/<id>/exports/<mart>.parquet   one file per mart (publish id in its footer)
+    warehouse/publishes/<id>/exports/_manifest.json   the set's files and row counts, written last
+    warehouse/current -> publishes/<id>               the pointer, replaced by one rename
+    warehouse/serving.duckdb -> current/serving.duckdb                stable paths, made once
+    warehouse/exports/<mart>.parquet -> ../current/exports/<mart>.parquet
+    warehouse/exports/_manifest.json -> ../current/exports/_manifest.json
 
-`os.replace` is atomic on POSIX: a BI reader that opened `serving.duckdb` before the rename keeps
-its file descriptor on the old inode and sees the old state to the end of its session; a reader
-opening after it sees the new state. Nobody sees a half-built file, and the publisher never waits
-for readers. If anything fails before the rename, the temporary files are removed and the
-published copy and exports are left exactly as they were.
+1. Under the warehouse write lock, what a killed publish left is removed (`clean_leftovers`).
+2. The build file is attached READ_ONLY to an in-memory DuckDB; the new `serving.duckdb` is written
+   with `STORAGE_VERSION 'v1.0.0'` (readable by every DuckDB 1.x driver): every table of schema
+   `marts`, the `bi` views, the `meta` publish tables; row counts are checked against the build.
+3. One Parquet file per mart, then the manifest; every file and folder is fsynced.
+4. `current` is switched by `os.replace` of a new symlink: the commit point. A reader, or a kill,
+   before it finds the previous set whole; after it, the new set whole.
+5. The stable links are made if missing; sets older than the previous one are removed.
+
+Readers: `serving.duckdb` is resolved when a BI tool opens it, and an open connection keeps its
+file to the end of its session. A reader loading several Parquet files resolves `current` once
+(`current_set()`, or the `exports_dir` in `exports/_manifest.json`) and reads every file from
+that folder; the previous set stays on disk until the next publish, so a reader that resolved
+just before a switch still finishes on complete files. In `exports/`, crosswind only ever touches
+links into `../current/` and, from the layout before sets, the files its old manifest lists.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +51,14 @@ log = logging.getLogger("crosswind.serving")
 
 SERVING_FILE = "serving.duckdb"
 EXPORTS_DIR = "exports"
+PUBLISHES_DIR = "publishes"
+CURRENT = "current"
+MANIFEST = "_manifest.json"
 MARTS_SCHEMA = "marts"
+# Sets kept besides the current one: a reader that resolved `current` just before a switch
+# reads complete files until the publish after next.
+KEEP_PREVIOUS = 1
+PUBLISH_ID_KEY = "crosswind_publish_id"  # in meta.publish_info and every Parquet footer
 # Files written with this storage version open in DuckDB 1.0.0 and every later 1.x release
 # (the DuckDB CLI, the Python/R/Node/JDBC/ODBC drivers, Metabase's and Evidence's DuckDB
 # connectors). DuckDB 1.5 still writes it on request; verified by tests/serving.
@@ -112,8 +129,12 @@ class PublishResult:
     export_bytes: dict[str, int]
     seconds: float
     published_at: str
+    publish_id: str
+    folder: Path
     storage_version: str = STORAGE_VERSION
     info: dict[str, str] = field(default_factory=dict)
+    # exports/<name> files crosswind did not write and therefore left alone (no link made)
+    not_linked: list[str] = field(default_factory=list)
 
 
 def serving_path(warehouse_dir: Path) -> Path:
@@ -122,6 +143,14 @@ def serving_path(warehouse_dir: Path) -> Path:
 
 def exports_path(warehouse_dir: Path) -> Path:
     return warehouse_dir / EXPORTS_DIR
+
+
+def current_set(warehouse_dir: Path) -> Path | None:
+    """The folder of the current set, resolved once: read every file of one set from here."""
+    try:
+        return Path(warehouse_dir) / os.readlink(Path(warehouse_dir) / CURRENT)
+    except OSError:
+        return None
 
 
 def _q(name: str) -> str:
@@ -149,85 +178,58 @@ def _mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _remove_stale_temps(folder: Path, prefix: str) -> None:
-    """Temp files left by a publisher that was killed (its pid no longer runs) are garbage."""
-    for path in folder.glob(prefix + "*"):
-        pid = path.name.rsplit("-", 1)[-1].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-            log.info("removing %s left by a stopped publisher", path)
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-
-
 def publish(
-    build_path: Path,
-    warehouse_dir: Path | None = None,
-    *,
-    info: Mapping[str, str] | None = None,
-    take_lock: bool = True,
+    build_path: Path, warehouse_dir: Path | None = None, *, info: Mapping[str, str] | None = None
 ) -> PublishResult:
-    """Build a new serving copy + Parquet exports from the build file and swap them into place.
+    """Write a new serving set from the build file and make it current with one rename.
 
-    Raises ServingError (leaving the published copy untouched) when the build file has no marts.
+    Raises ServingError (the current set untouched) when the build file has no marts.
     """
     started = time.perf_counter()
-    warehouse_dir = warehouse_dir or build_path.parent
-    target = serving_path(warehouse_dir)
-    exports = exports_path(warehouse_dir)
+    warehouse_dir = Path(warehouse_dir or build_path.parent)
     if not build_path.exists():
         raise ServingError(f"no build warehouse at {build_path}; run the refresh first")
-    warehouse_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(warehouse_dir, f".{SERVING_FILE}.tmp-")
-    if exports.exists():
-        _remove_stale_temps(exports, ".tmp-")
-    pid = os.getpid()
-    tmp = warehouse_dir / f".{SERVING_FILE}.tmp-{pid}"
-    tmp_exports = exports / f".tmp-{pid}"
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    published_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    lock = write_lock(build_path) if take_lock else nullcontext()
-    try:
-        with lock:
-            tables, views, skipped = _build_copy(build_path, tmp, published_at, info or {})
-            export_bytes = _export_parquet(tmp, tmp_exports, tables)
-            _fsync(tmp)
-            # A .wal beside serving.duckdb could only come from a tool that opened the copy
-            # read-write; it belongs to the old file and must not be replayed onto the new one.
-            target.with_name(target.name + ".wal").unlink(missing_ok=True)
-            os.replace(tmp, target)
-            for name in tables:
-                os.replace(tmp_exports / f"{name}.parquet", exports / f"{name}.parquet")
-            for old in exports.glob("*.parquet"):
-                if old.stem not in tables:
-                    old.unlink()
-            _write_json_atomic(
-                exports / "_manifest.json",
-                {
-                    "published_at": published_at,
-                    "serving_copy": str(target),
-                    "tables": {n: {"rows": r, "file": f"{n}.parquet"} for n, r in tables.items()},
-                },
+    with ExitStack() as locks:
+        locks.enter_context(write_lock(build_path))
+        if warehouse_dir.resolve() != build_path.parent.resolve():  # publishers of this folder
+            locks.enter_context(write_lock(warehouse_dir / build_path.name))
+        clean_leftovers(warehouse_dir)
+        now = datetime.now(UTC)
+        published_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        publish_id = f"{now:%Y%m%dT%H%M%S%fZ}-{os.getpid()}"
+        folder = warehouse_dir / PUBLISHES_DIR / publish_id
+        meta = {PUBLISH_ID_KEY: publish_id, **(info or {})}
+        try:
+            folder.mkdir(parents=True)
+            tables, views, skipped = _build_copy(
+                build_path, folder / SERVING_FILE, published_at, meta
             )
-            _fsync(warehouse_dir)
-            _fsync(exports)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-        shutil.rmtree(tmp_exports, ignore_errors=True)
+            export_bytes = _export_parquet(
+                folder / SERVING_FILE, folder / EXPORTS_DIR, tables, publish_id
+            )
+            _write_manifest(folder, publish_id, published_at, tables, export_bytes)
+            for written in (folder / EXPORTS_DIR, folder, folder.parent):
+                _fsync(written)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # never current: nobody can see it
+            raise
+        _switch_current(warehouse_dir, publish_id)
+        not_linked = _link_stable_paths(warehouse_dir, tables)
+        _prune(warehouse_dir)
     return PublishResult(
-        path=target,
-        exports_dir=exports,
+        path=serving_path(warehouse_dir),
+        exports_dir=exports_path(warehouse_dir),
         tables=tables,
         views=views,
         skipped_views=skipped,
-        bytes=target.stat().st_size,
+        bytes=(folder / SERVING_FILE).stat().st_size,
         export_bytes=export_bytes,
         seconds=round(time.perf_counter() - started, 3),
         published_at=published_at,
+        publish_id=publish_id,
+        folder=folder,
         info=dict(info or {}),
+        not_linked=not_linked,
     )
 
 
@@ -300,29 +302,182 @@ def _build_copy(
     return tables, views, skipped
 
 
-def _export_parquet(serving_file: Path, folder: Path, tables: Iterable[str]) -> dict[str, int]:
+def _export_parquet(
+    serving_file: Path, folder: Path, tables: Iterable[str], publish_id: str
+) -> dict[str, int]:
     folder.mkdir(parents=True, exist_ok=True)
     sizes: dict[str, int] = {}
     con = duckdb.connect(str(serving_file), read_only=True)
     try:
         for name in tables:
-            out = folder / f"{name}.parquet"
-            con.execute(
-                f"COPY {MARTS_SCHEMA}.{_q(name)} TO {_sql_str(str(out))} "
-                "(FORMAT parquet, COMPRESSION zstd)"
-            )
-            _fsync(out)
-            sizes[name] = out.stat().st_size
+            sizes[name] = _export_one(con, name, folder / f"{name}.parquet", publish_id)
     finally:
         con.close()
     return sizes
 
 
-def _write_json_atomic(path: Path, payload: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    _fsync(tmp)
-    os.replace(tmp, path)
+def _export_one(con: duckdb.DuckDBPyConnection, name: str, out: Path, publish_id: str) -> int:
+    """One mart as zstd Parquet, its publish id in the footer (`parquet_kv_metadata()`)."""
+    con.execute(
+        f"COPY {MARTS_SCHEMA}.{_q(name)} TO {_sql_str(str(out))} (FORMAT parquet, "
+        f"COMPRESSION zstd, KV_METADATA {{{PUBLISH_ID_KEY}: {_sql_str(publish_id)}}})"
+    )
+    _fsync(out)
+    return out.stat().st_size
+
+
+def _write_manifest(
+    folder: Path, publish_id: str, published_at: str, tables: dict, sizes: dict
+) -> None:
+    """The set's last file: a set without it was never completed."""
+    exports = folder / EXPORTS_DIR
+    payload = {
+        "publish_id": publish_id,
+        "published_at": published_at,
+        # relative to the warehouse folder; `file` is relative to this manifest's folder
+        "exports_dir": f"{PUBLISHES_DIR}/{folder.name}/{EXPORTS_DIR}",
+        "serving_copy": f"{PUBLISHES_DIR}/{folder.name}/{SERVING_FILE}",
+        "tables": {
+            n: {"rows": r, "file": f"{n}.parquet", "bytes": sizes[n]} for n, r in tables.items()
+        },
+    }
+    (exports / MANIFEST).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    _fsync(exports / MANIFEST)
+
+
+def _read_manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / EXPORTS_DIR / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# -- the pointer, the stable links, the leftovers ------------------------------------------------
+
+
+def _switch_current(warehouse_dir: Path, publish_id: str) -> None:
+    """The commit point: `current` names the new set, by one atomic rename of a symlink."""
+    tmp = warehouse_dir / f".{CURRENT}.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(f"{PUBLISHES_DIR}/{publish_id}", tmp)
+    os.replace(tmp, warehouse_dir / CURRENT)
+    _fsync(warehouse_dir)
+
+
+def _ensure_link(path: Path, target: str) -> None:
+    if path.is_symlink() and os.readlink(path) == target:
+        return
+    tmp = path.with_name(f".{path.name}.link-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)  # atomic: a reader finds the old entry or the link
+
+
+def _ours(path: Path, legacy: set[str]) -> bool:
+    """An entry of exports/ that crosswind wrote: a link into ../current/, or a pre-set export."""
+    if path.is_symlink():
+        return os.readlink(path).startswith(f"../{CURRENT}/")
+    return path.name in legacy and path.is_file()
+
+
+def _legacy_exports(exports: Path) -> set[str]:
+    """Files the layout before sets wrote into exports/, as its own manifest lists them."""
+    manifest = exports / MANIFEST
+    if manifest.is_symlink() or not manifest.is_file():
+        return set()
+    try:
+        tables = json.loads(manifest.read_text()).get("tables", {})
+        return {MANIFEST, *(str(t.get("file", "")) for t in tables.values())} - {""}
+    except (OSError, ValueError, AttributeError):
+        return {MANIFEST}
+
+
+def _link_stable_paths(warehouse_dir: Path, tables: Iterable[str]) -> list[str]:
+    """serving.duckdb and exports/<mart>.parquet as links through `current`; returns the names
+    in exports/ left alone because crosswind did not write them."""
+    # A .wal beside serving.duckdb could only come from a tool that opened the copy read-write;
+    # it belongs to an old file and must not be replayed onto the current one.
+    serving_path(warehouse_dir).with_name(SERVING_FILE + ".wal").unlink(missing_ok=True)
+    _ensure_link(serving_path(warehouse_dir), f"{CURRENT}/{SERVING_FILE}")
+    exports = exports_path(warehouse_dir)
+    exports.mkdir(exist_ok=True)
+    legacy = _legacy_exports(exports)
+    wanted = [f"{name}.parquet" for name in tables]
+    not_linked = []
+    for name in wanted:
+        path = exports / name
+        if os.path.lexists(path) and not _ours(path, legacy):
+            log.warning("exports/%s was not written by crosswind: left alone, not linked", name)
+            not_linked.append(name)
+            continue
+        _ensure_link(path, f"../{CURRENT}/{EXPORTS_DIR}/{name}")
+    for entry in exports.iterdir():
+        if entry.name not in wanted and entry.name != MANIFEST and _ours(entry, legacy):
+            entry.unlink()  # a mart that is no longer published
+    _ensure_link(exports / MANIFEST, f"../{CURRENT}/{EXPORTS_DIR}/{MANIFEST}")  # last: legacy
+    _fsync(exports)
+    return not_linked
+
+
+def _prune(warehouse_dir: Path) -> list[Path]:
+    """Remove sets that are neither current nor among the KEEP_PREVIOUS before it, and any
+    set that was never completed (no manifest: a publish that was killed or failed)."""
+    root = warehouse_dir / PUBLISHES_DIR
+    if not root.is_dir():
+        return []
+    current = current_set(warehouse_dir)
+    current_name = current.name if current is not None else None
+    sets = sorted(d for d in root.iterdir() if d.is_dir() and not d.is_symlink())
+    complete = [d for d in sets if _read_manifest(d) is not None]
+    if current_name is None:
+        keep = {d.name for d in complete}  # no pointer (yet): keep every complete set
+    else:
+        older = sorted(d.name for d in complete if d.name < current_name)
+        keep = {current_name, *older[max(0, len(older) - KEEP_PREVIOUS) :]}
+    removed = [d for d in sets if d.name not in keep]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
+def clean_leftovers(warehouse_dir: Path) -> list[str]:
+    """Remove what a killed publish left and re-make the stable links; call under the lock.
+
+    Returns what was removed. A publish killed before its switch leaves an incomplete set (the
+    current one is untouched); one killed just after it may leave links unmade: both healed here.
+    """
+    warehouse_dir = Path(warehouse_dir)
+    if not warehouse_dir.is_dir():
+        return []
+    link = warehouse_dir / CURRENT
+    if os.path.lexists(link) and not link.is_symlink():
+        raise ServingError(
+            f"{link} is not crosswind's pointer but a real folder (copied without keeping "
+            "symlinks?); move it away and publish again"
+        )
+    exports = exports_path(warehouse_dir)
+    temps = [
+        *warehouse_dir.glob(f".{SERVING_FILE}.tmp-*"),  # the layout before sets
+        *warehouse_dir.glob(f".{SERVING_FILE}.link-*"),
+        *warehouse_dir.glob(f".{CURRENT}.tmp-*"),
+        *exports.glob(".tmp-[0-9]*"),  # the layout before sets
+        *exports.glob(f".{MANIFEST}.tmp-*"),
+        *exports.glob(".*.link-*"),
+    ]
+    for path in temps:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    removed = [str(p.relative_to(warehouse_dir)) for p in temps]
+    removed += [str(p.relative_to(warehouse_dir)) for p in _prune(warehouse_dir)]
+    current = current_set(warehouse_dir)
+    manifest = _read_manifest(current) if current is not None else None
+    if manifest is not None:
+        _link_stable_paths(warehouse_dir, list(manifest.get("tables", {})))
+    for path in removed:
+        log.info("removed %s, left by an interrupted publish", path)
+    return removed
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -7,6 +7,7 @@ the same columns so the raw assets and their quality checks never know which one
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Protocol
 import pandas as pd
 
 from orchestration.lib.catalog import Series
+from orchestration.lib.errors import SourceFormatError
 
 SHOW_BAD = 3  # offending values quoted in an error message
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -40,6 +42,32 @@ def parse_ymd(text: str) -> date | None:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         return None
+
+
+def contained_file(
+    path: Path, source: str, series: str | None = None, root: Path | None = None
+) -> Path | None:
+    """`path` if it is a regular file inside `root` (default: its own folder), None if absent.
+
+    Snapshot and drops folders are filled by hand: a symlink in one that leads outside the
+    folder, or nowhere, is refused by name and its target is never opened (only resolved).
+    """
+    if not os.path.lexists(path):
+        return None
+    root = Path(path).parent if root is None else Path(root)
+    try:
+        real = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling link or a loop
+        raise SourceFormatError(
+            source, f"{path} is a symlink to a file that does not exist; refused", series
+        ) from None
+    if not real.is_relative_to(root.resolve()):
+        raise SourceFormatError(
+            source, f"{path} is a symlink to a file outside {root}; refused, not read", series
+        )
+    if not real.is_file():
+        raise SourceFormatError(source, f"{path} is not a regular file; refused", series)
+    return Path(path)
 
 
 # Long observation frame: one row per (series_id, date). `value` is in the units named by

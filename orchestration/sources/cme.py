@@ -35,7 +35,7 @@ import pandas as pd
 from orchestration.lib.catalog import Catalog, Series, load_catalog
 from orchestration.lib.errors import SourceError, SourceFormatError
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import MARGIN_COLUMNS, Batch
+from orchestration.sources.base import MARGIN_COLUMNS, Batch, contained_file
 
 SOURCE = "cme"
 SNAPSHOT_FILE = "margin_history.csv"
@@ -204,7 +204,7 @@ class CuratedMargins(_MarginSource):
     def drop_files(self) -> list[Path]:
         if self.drops_dir is None or not self.drops_dir.is_dir():
             return []
-        return sorted(self.drops_dir.glob("*.csv"))
+        return sorted(f for f in self.drops_dir.glob("*.csv") if contained_file(f, SOURCE))
 
     def history(self) -> pd.DataFrame:
         if not self.margin_file.is_file():
@@ -225,7 +225,7 @@ class SnapshotMargins(_MarginSource):
         self.path = Path(folder) / SOURCE / SNAPSHOT_FILE
 
     def history(self) -> pd.DataFrame:
-        if not self.path.is_file():
+        if contained_file(self.path, SOURCE) is None:
             return _frame([])
         return merge_margins(
             [read_margin_csv(self.path.read_bytes(), str(self.path), self.catalog)]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from orchestration.lib.catalog import Series
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch
+from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, contained_file
 from orchestration.sources.markets import read_dated_csv
 
 SOURCE = "drops"
@@ -39,7 +39,7 @@ class DropsSource:
 
     def read(self, series: Series, start: date | None = None) -> pd.DataFrame | None:
         path = self.path(series)
-        if not path.is_file():
+        if contained_file(path, SOURCE, series.id) is None:
             return None
         frame = read_dated_csv(
             path.read_bytes(),

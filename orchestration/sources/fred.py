@@ -65,7 +65,13 @@ from orchestration.lib.errors import (
 )
 from orchestration.lib.http import HttpClient, SourceHttpError, looks_like_html
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, first_few, parse_ymd
+from orchestration.sources.base import (
+    OBSERVATION_COLUMNS,
+    Batch,
+    contained_file,
+    first_few,
+    parse_ymd,
+)
 
 log = logging.getLogger("crosswind.sources.fred")
 
@@ -442,11 +448,11 @@ class FredReplaySource(_FredSource):
 
     def _values(self, s: Series, start: date | None) -> Fetched | None:
         path = series_file(self.folder, s.id)
-        if not path.is_file():
+        if contained_file(path, SOURCE, s.id) is None:
             return None
         values = parse_fred_csv(path.read_bytes(), s.id, origin=str(path))
         meta_path = series_file(self.folder, s.id, METADATA_SUFFIX)
-        if not meta_path.is_file():
+        if contained_file(meta_path, SOURCE, s.id) is None:
             return Fetched(values, s.units, {})
         metadata = read_series_metadata(meta_path, s.id)
         catalog = self._catalog or load_catalog()

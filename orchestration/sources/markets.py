@@ -33,7 +33,7 @@ from orchestration.lib.catalog import Series, series_file
 from orchestration.lib.errors import SourceError, SourceFormatError, SourceUnreachable
 from orchestration.lib.http import HttpClient, SourceHttpError
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import BAR_COLUMNS, Batch
+from orchestration.sources.base import BAR_COLUMNS, Batch, contained_file
 
 SOURCE = "markets"
 FOLDER_ENV = "CROSSWIND_MARKETS_DIR"
@@ -157,7 +157,7 @@ class CsvFolderProvider:
 
     def bars(self, series: Series, start: date | None = None) -> pd.DataFrame | None:
         path = self.path(series)
-        if not path.is_file():
+        if contained_file(path, SOURCE, series.id) is None:
             return None
         frame = read_dated_csv(
             path.read_bytes(),

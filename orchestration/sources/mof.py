@@ -27,7 +27,7 @@ from orchestration.lib.catalog import Series
 from orchestration.lib.errors import SourceFormatError
 from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch
+from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, contained_file
 
 SOURCE = "mof"
 HISTORY_FILE = "jgbcm_all.csv"
@@ -291,12 +291,12 @@ class MofReplay(_MofSource):
         self.folder = Path(folder) / SOURCE
 
     def _payloads(self) -> dict[str, bytes]:
-        if not (self.folder / HISTORY_FILE).is_file():
+        if contained_file(self.folder / HISTORY_FILE, SOURCE) is None:
             return {}
         return {
             name: (self.folder / name).read_bytes()
             for name in (HISTORY_FILE, CURRENT_FILE)
-            if (self.folder / name).is_file()
+            if contained_file(self.folder / name, SOURCE) is not None
         }
 
 

@@ -31,7 +31,13 @@ from orchestration.lib.catalog import Series
 from orchestration.lib.errors import SourceFormatError
 from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, empty_observations, first_few
+from orchestration.sources.base import (
+    OBSERVATION_COLUMNS,
+    Batch,
+    contained_file,
+    empty_observations,
+    first_few,
+)
 from orchestration.sources.markets import read_dated_csv
 
 log = logging.getLogger("crosswind.sources.ofr")
@@ -166,7 +172,7 @@ class OfrReplaySource(_OfrSource):
         return str(self.path)
 
     def _payload(self) -> bytes | None:
-        return self.path.read_bytes() if self.path.is_file() else None
+        return self.path.read_bytes() if contained_file(self.path, SOURCE) else None
 
 
 class OfrLiveSource(_OfrSource):

@@ -41,7 +41,7 @@ from orchestration.lib.catalog import Series
 from orchestration.lib.errors import SourceFormatError
 from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch
+from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, contained_file
 
 SOURCE = "shiller"
 FILE_NAME = "ie_data.xls"
@@ -164,17 +164,23 @@ def _cell_value(
     if col >= sheet.row_len(row):
         return math.nan
     cell = sheet.cell(row, col)
-    if cell.ctype == xlrd.XL_CELL_NUMBER:
-        return float(cell.value)
     if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
         return math.nan  # error cells are Excel's #N/A / #DIV/0!: no value that month
     text = str(cell.value).strip()
-    if text.upper() in MISSING_TEXT:
+    if cell.ctype != xlrd.XL_CELL_NUMBER and text.upper() in MISSING_TEXT:
         return math.nan
     try:
-        return float(text)
+        value = float(cell.value) if cell.ctype == xlrd.XL_CELL_NUMBER else float(text)
     except ValueError:
-        pass
+        pass  # not a number: a note, below
+    else:
+        if not math.isfinite(value):  # "inf", "nan", 1e400, or a number cell holding inf/NaN
+            raise SourceFormatError(
+                SOURCE,
+                f"{FILE_NAME} row {row + 1} ({month:%Y-%m}): non-numeric value {text!r}",
+                series_id,
+            )
+        return value
     # A person's note where a number belongs (`Jan 15 long rate is Jan 8 value`): the month has
     # no value in this column. The missing-share gate still stops a workbook made of notes.
     shown = text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "…"
@@ -280,7 +286,7 @@ class ShillerReplay(_ShillerSource):
         self.path = Path(folder) / SOURCE / FILE_NAME
 
     def _payload(self) -> bytes | None:
-        return self.path.read_bytes() if self.path.is_file() else None
+        return self.path.read_bytes() if contained_file(self.path, SOURCE) else None
 
 
 class ShillerLive(_ShillerSource):

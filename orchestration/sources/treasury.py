@@ -32,7 +32,13 @@ from orchestration.lib.catalog import Series
 from orchestration.lib.errors import SourceFormatError
 from orchestration.lib.http import HttpClient, SourceHttpError
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import OBSERVATION_COLUMNS, Batch, first_few, parse_ymd
+from orchestration.sources.base import (
+    OBSERVATION_COLUMNS,
+    Batch,
+    contained_file,
+    first_few,
+    parse_ymd,
+)
 
 log = logging.getLogger("crosswind.sources.treasury")
 
@@ -245,7 +251,7 @@ class TreasuryReplaySource(_TreasurySource):
         self.mode = mode
 
     def _values(self, start: date | None) -> pd.DataFrame | None:
-        if not self.path.is_file():
+        if contained_file(self.path, SOURCE, SERIES_ID) is None:
             return None
         return parse_tga_csv(self.path.read_bytes(), origin=str(self.path))
 

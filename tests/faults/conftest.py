@@ -122,7 +122,8 @@ def replay_wh(good_template, tmp_path, monkeypatch) -> Warehouse:
     snapshot = tmp_path / "snapshot"
     folder = tmp_path / "warehouse"
     shutil.copytree(snapshot_src, snapshot)
-    shutil.copytree(folder_src, folder, ignore=shutil.ignore_patterns("*.lock"))
+    # symlinks=True: the serving set is reached through relative links (current, serving.duckdb)
+    shutil.copytree(folder_src, folder, symlinks=True, ignore=shutil.ignore_patterns("*.lock"))
     _replay_env(monkeypatch, snapshot, folder)
     return Warehouse(snapshot, folder)
 

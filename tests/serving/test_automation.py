@@ -65,3 +65,11 @@ def test_serving_waits_for_every_mart_and_jobs_include_it(repo):
 def test_failure_sensor_is_on_by_default(repo):
     sensor = repo.get_sensor_def("failure_record_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_every_job_starts_with_the_recovery_step(repo):
+    """Runs killed mid-way are failed, and a publish's leftovers cleaned, when the next starts."""
+    from orchestration.lib.recovery import crosswind_executor
+
+    for job in repo.get_all_jobs():
+        assert job.executor_def is crosswind_executor, job.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -28,9 +29,10 @@ def wh(tmp_path) -> Path:
 
 def _leftovers(folder: Path) -> list[Path]:
     return [
-        *folder.glob(".serving.duckdb.tmp-*"),
-        *folder.glob("exports/.tmp-*"),
+        *folder.glob(".*"),  # temporary files and links
+        *folder.glob("exports/.*"),
         *folder.glob("serving.duckdb.wal"),
+        *(d for d in folder.glob("publishes/*") if not (d / "exports" / "_manifest.json").exists()),
     ]
 
 
@@ -273,3 +275,40 @@ def test_mart_asset_keys_come_from_the_dbt_manifest():
     names = {k.path[-1] for k in keys}
     assert all(k.path[0] == "marts" for k in keys)
     assert {"fct_net_liquidity_daily", "mart_market_dashboard_daily"} <= names
+
+
+def test_publishing_keeps_the_current_set_and_the_one_before(wh):
+    ids = [serving.publish(wh / "crosswind.duckdb").publish_id for _ in range(3)]
+    assert sorted(p.name for p in (wh / "publishes").iterdir()) == ids[1:]
+    assert serving.current_set(wh) == wh / "publishes" / ids[-1]
+    assert os.readlink(wh / "serving.duckdb") == "current/serving.duckdb"
+    manifest = json.loads((wh / "exports" / "_manifest.json").read_text())
+    assert manifest["publish_id"] == ids[-1]
+    assert (wh / manifest["exports_dir"]) == serving.current_set(wh) / "exports"
+
+
+def test_a_warehouse_published_before_sets_is_taken_over_leaving_user_files(wh):
+    """The layout before sets: regular serving.duckdb and exports files, a regular manifest."""
+    first = serving.publish(wh / "crosswind.duckdb")
+    exports = wh / "exports"
+    for path in [wh / "serving.duckdb", *exports.iterdir()]:
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)  # the link becomes the regular file the old layout had
+    (wh / "current").unlink()
+    shutil.rmtree(wh / "publishes")
+    (exports / ".tmp-4242").mkdir()  # a folder the old publisher left when killed
+    (exports / ".tmp-4242" / "fct_margin_events.parquet").write_bytes(b"half")
+    (exports / "mine.parquet").write_bytes(b"the user's")
+    old_digest = serving.file_digest(wh / "serving.duckdb")
+
+    result = serving.publish(wh / "crosswind.duckdb")
+    assert os.readlink(wh / "serving.duckdb") == "current/serving.duckdb"
+    assert serving.file_digest(wh / "serving.duckdb") != old_digest
+    for name in first.tables:
+        link = exports / f"{name}.parquet"
+        assert os.readlink(link) == f"../current/exports/{name}.parquet"
+    assert (exports / "mine.parquet").read_bytes() == b"the user's"
+    assert not (exports / ".tmp-4242").exists()
+    assert result.not_linked == []
+    assert _leftovers(wh) == []

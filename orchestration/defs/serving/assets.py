@@ -57,8 +57,9 @@ def _tables_md(result: serving.PublishResult) -> str:
     pool="duckdb_write",
     description="warehouse/serving.duckdb: a read-only copy of every mart (+ `bi` views, `meta` "
     f"publish info) in DuckDB storage version {serving.STORAGE_VERSION} (opens in DuckDB 1.0+), "
-    "and one Parquet file per mart in warehouse/exports/, published atomically after all "
-    "upstream checks pass. BI tools read this, never the build file.",
+    "and one Parquet file per mart in warehouse/exports/, published together as one set after "
+    "all upstream checks pass (a new folder under warehouse/publishes/, then one switch of "
+    "warehouse/current). BI tools read this, never the build file.",
     check_specs=[
         dg.AssetCheckSpec(
             CONSISTENCY_CHECK,
@@ -93,6 +94,8 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "path": dg.MetadataValue.path(str(result.path)),
         "exports": dg.MetadataValue.path(str(result.exports_dir)),
         "published_at": result.published_at,
+        "publish_id": result.publish_id,
+        "set_folder": dg.MetadataValue.path(str(result.folder)),
         "storage_version": result.storage_version,
         "bytes": result.bytes,
         "publish_seconds": result.seconds,
@@ -105,6 +108,12 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     }
     if result.skipped_views:
         metadata["skipped_views"] = dg.MetadataValue.json(result.skipped_views)
+    if result.not_linked:
+        context.log.warning(
+            f"exports/ holds files crosswind did not write under mart names, left alone: "
+            f"{result.not_linked}; read those marts from {result.folder / serving.EXPORTS_DIR}"
+        )
+        metadata["exports_left_alone"] = dg.MetadataValue.json(result.not_linked)
     if settings.source_mode == "sample":
         metadata["data"] = SYNTHETIC_NOTE
     return dg.MaterializeResult(

@@ -1,0 +1,144 @@
+"""What every run does first: fail runs whose process died, and clean up after a killed publish.
+
+A run killed with SIGKILL (or by the OOM killer, or a reboot) cannot report its own end: Dagster
+keeps it STARTED forever, and the daemon's run monitoring cannot tell, because the default run
+launcher offers no health check and `make run` runs without a daemon at all. So the executor of
+every crosswind job (`crosswind_executor`, Dagster's in-process executor plus this first step)
+looks at the runs still marked STARTED or CANCELING on this instance before the first step:
+one whose run worker (the pid on its RUN_START event) is gone, or is a newer process that reused
+the pid, is marked failed with what it was doing. Then, if no other run holds the warehouse
+write lock, what an interrupted publish left is removed (`serving.clean_leftovers`); a publish
+does the same under the lock anyway, so skipping it while the warehouse is busy loses nothing.
+
+Runs are only judged on this machine's process table: the instance is the local DAGSTER_HOME.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+
+from orchestration.lib import serving, warehouse
+from orchestration.lib.errors import CrosswindError
+from orchestration.lib.settings import load_settings
+
+log = logging.getLogger("crosswind.recovery")
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    run_id: str
+    job_name: str
+    pid: int
+    steps: list[str]  # steps started and never finished: where it was killed
+
+    @property
+    def message(self) -> str:
+        where = f" during step {', '.join(self.steps)}" if self.steps else ""
+        return (
+            f"run worker (pid {self.pid}) is gone: the run was killed or crashed{where} and "
+            "could not report it. Marked failed at the start of the next run; anything a "
+            "publish left half-written was removed, and the serving copy and exports are the "
+            "last complete set."
+        )
+
+
+def _steps_in_progress(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    started: dict[str, None] = {}
+    ended = {
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+        dg.DagsterEventType.STEP_SKIPPED,
+    }
+    for entry in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_START, *ended}):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = None
+        else:
+            started.pop(event.step_key, None)
+    return list(started)
+
+
+def abandoned_runs(instance: dg.DagsterInstance, current_run_id: str) -> Iterator[Abandoned]:
+    """Runs marked in progress whose run worker no longer exists (never the current run)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
+    )
+    for record in records:
+        run = record.dagster_run
+        if run.run_id == current_run_id:
+            continue
+        starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)
+        pids = [e.dagster_event.pid for e in starts if e.dagster_event and e.dagster_event.pid]
+        if not pids:
+            continue  # no worker recorded yet: Dagster's own start timeout applies
+        pid = pids[-1]
+        if warehouse.process_alive(pid, record.start_time):
+            continue
+        yield Abandoned(run.run_id, run.job_name, pid, _steps_in_progress(instance, run.run_id))
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance, current_run_id: str) -> list[Abandoned]:
+    failed = []
+    for abandoned in abandoned_runs(instance, current_run_id):
+        run = instance.get_run_by_id(abandoned.run_id)
+        if run is None or run.is_finished:
+            continue
+        instance.report_run_failed(run, message=abandoned.message)
+        failed.append(abandoned)
+    return failed
+
+
+def recover_at_run_start(instance: dg.DagsterInstance, run_id: str, logger=log) -> None:
+    """Never stops the run it starts: anything unexpected is logged and the run goes on."""
+    try:
+        for abandoned in fail_abandoned_runs(instance, run_id):
+            logger.warning(
+                f"run {abandoned.run_id} ({abandoned.job_name}) marked failed: {abandoned.message}"
+            )
+    except Exception as exc:  # the instance is the user's: never fail a run over it
+        logger.warning(f"could not check for abandoned runs: {type(exc).__name__}: {exc}")
+    try:
+        settings = load_settings()
+        with warehouse.write_lock(settings.warehouse_path, timeout_s=0):
+            removed = serving.clean_leftovers(settings.warehouse_dir)
+        if removed:
+            logger.warning(f"removed what an interrupted publish left: {', '.join(removed)}")
+    except CrosswindError as exc:  # busy (another run publishes) or an unusable folder
+        logger.info(f"publish leftovers not checked now: {exc}")
+    except OSError as exc:
+        logger.warning(f"could not clean publish leftovers: {exc}")
+
+
+class _RecoveringExecutor(dg.Executor):
+    def __init__(self, inner: dg.Executor):
+        self._inner = inner
+
+    @property
+    def retries(self):
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self):
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context, execution_plan):
+        recover_at_run_start(plan_context.instance, plan_context.run_id, plan_context.log)
+        yield from self._inner.execute(plan_context, execution_plan)
+
+
+crosswind_executor = dg.ExecutorDefinition(
+    name=dg.in_process_executor.name,  # same name and config: run config written for it works
+    config_schema=dg.in_process_executor.config_schema,
+    requirements=dg.in_process_executor.get_requirements,
+    executor_creation_fn=lambda context: _RecoveringExecutor(
+        dg.in_process_executor.executor_creation_fn(context)
+    ),
+    description="Dagster's in-process executor; before the first step it marks runs whose "
+    "process died as failed and removes what an interrupted publish left.",
+)
