@@ -18,12 +18,15 @@ Marts reproduced (key columns + headline value columns):
 Semantics mirrored (see dbt_project/models and macros/point_in_time.sql):
 - units: value x the catalog's unit factor, rounded to 9 decimals for FRED / Treasury / MOF
   observations (stg_series_observations), not rounded for market closes (stg_markets__daily_bars);
-- point in time: published_date = observation date + release lag (calendar days, or Mon-Fri
-  business days with weekends counting from the Friday before); the value on D is the latest
+- point in time: published_date = observation date + release lag (calendar days, or business
+  days of the series' publisher calendar -- Mon-Fri minus its holidays, from the `holidays`
+  package as orchestration/lib/calendars.py calls it -- with weekends and holidays counting from
+  the business day before); the value on D is the latest
   observation published by D, NULL when D - observation_date > staleness_days;
 - mart date ranges: first publication .. last publication of the mart's inputs, capped at today;
-- markets: the SPX trading calendar, as-of closes carried at most staleness_days, primary/proxy
-  switch, returns within one series, 10 decimals for correlations, ceil(0.75 n) minimum pairs;
+- markets: the NYSE trading calendar over SPX's range, as-of closes carried at most
+  staleness_days, primary/proxy switch, returns within one series and only on days with a real
+  observation (NULL on a carried close), 10 decimals for correlations, ceil(0.75 n) minimum pairs;
 - DuckDB's round(x, n) (round half away from zero of x * 10^n, then / 10^n).
 
 Configuration that is data is read as data: orchestration/catalog.yaml (units factors, release
@@ -50,6 +53,7 @@ from itertools import combinations
 from pathlib import Path
 
 import duckdb
+import holidays
 import numpy as np
 import pandas as pd
 import yaml
@@ -130,19 +134,52 @@ def isodow(days: np.ndarray) -> np.ndarray:
     return (days.astype("int64") + 3) % 7 + 1
 
 
-def add_business_days(days: np.ndarray, n: int) -> np.ndarray:
-    """macros/point_in_time.sql add_business_days: Sat/Sun count from the Friday before."""
+# Publisher calendars as orchestration/lib/calendars.py builds them (the same package calls).
+SOURCE_DEFAULT_CALENDAR = {"markets": "nyse", "mof": "japan"}  # others: us_federal
+_CALENDAR_FIRST_YEAR, _CALENDAR_LAST_YEAR = 1900, 2099
+
+
+def _holiday_calendar(name: str, years) -> holidays.HolidayBase:
+    if name == "us_federal":
+        return holidays.US(years=years, categories=(holidays.PUBLIC,))
+    if name == "us_bond_market":
+        return holidays.financial_holidays("USGS", years=years)
+    if name == "nyse":
+        return holidays.financial_holidays("XNYS", years=years)
+    if name == "japan":
+        return holidays.JP(years=years, categories=(holidays.PUBLIC, holidays.BANK))
+    raise ValueError(f"unknown calendar {name!r}")
+
+
+_BUSINESS_DAYS: dict[str, np.ndarray] = {}
+
+
+def business_days(calendar: str) -> np.ndarray:
+    """int_publisher_calendars: Mon-Fri minus the calendar's holidays over its covered years."""
+    if calendar not in _BUSINESS_DAYS:
+        cls = type(_holiday_calendar(calendar, []))
+        first = max(_CALENDAR_FIRST_YEAR, cls.start_year)
+        last = min(_CALENDAR_LAST_YEAR, cls.end_year)
+        closed = _holiday_calendar(calendar, range(first, last + 1))
+        days = np.arange(f"{first}-01-01", f"{last + 1}-01-01", dtype="datetime64[D]")
+        off = np.isin(days, np.array(sorted(closed), dtype="datetime64[D]"))
+        _BUSINESS_DAYS[calendar] = days[(isodow(days) <= 5) & ~off]
+    return _BUSINESS_DAYS[calendar]
+
+
+def add_business_days(days: np.ndarray, n: int, calendar: str) -> np.ndarray:
+    """The n-th business day of `calendar` after each day; a weekend or holiday counts from the
+    business day before it (int_series_observations_published)."""
     if n <= 0:
         return days
-    dow = isodow(days)
-    monday = days - (dow - 1).astype("timedelta64[D]")
-    p = np.minimum(dow, 5) - 1 + n
-    return monday + (7 * (p // 5) + p % 5).astype("timedelta64[D]")
+    open_days = business_days(calendar)
+    through = np.searchsorted(open_days, days, side="right")  # business days up to the day
+    return open_days[through - 1 + n]
 
 
-def published_dates(days: np.ndarray, lag_days: int, business: bool) -> np.ndarray:
+def published_dates(days: np.ndarray, lag_days: int, business: bool, calendar: str) -> np.ndarray:
     if business:
-        return add_business_days(days, lag_days)
+        return add_business_days(days, lag_days, calendar)
     return days + np.timedelta64(lag_days, "D")
 
 
@@ -197,6 +234,8 @@ class Catalog:
                 "factor": labels[" ".join(spec["units"].split()).lower()],
                 "lag_days": int(lag.group(1)),
                 "lag_business": lag.group(2) == "bd",
+                "calendar": spec.get("release_calendar")
+                or SOURCE_DEFAULT_CALENDAR.get(spec["source"], "us_federal"),
                 "staleness_days": int(spec["staleness_days"]),
             }
 
@@ -392,7 +431,7 @@ class PointInTime:
             spec = catalog.series.get(series_id)
             if spec is None or len(obs) == 0:
                 continue  # series missing from the catalog are dropped (inner join)
-            pub = published_dates(obs, spec["lag_days"], spec["lag_business"])
+            pub = published_dates(obs, spec["lag_days"], spec["lag_business"], spec["calendar"])
             self.published[series_id] = (obs, values, pub)
 
     def date_range(self, series_ids) -> tuple[np.datetime64, np.datetime64] | None:
@@ -549,12 +588,12 @@ def net_liquidity_daily(pit: PointInTime, dbt_vars: dict) -> pd.DataFrame:
     return out
 
 
-def quarter_end_business_days(days: np.ndarray) -> np.ndarray:
-    """int_calendar_days.is_quarter_end_business_day: the last Mon-Fri day of the quarter."""
-    ts = pd.DatetimeIndex(days)
-    quarter_last = (ts.to_period("Q").end_time.normalize()).to_numpy().astype("datetime64[D]")
-    back = np.maximum(isodow(quarter_last) - 5, 0).astype("timedelta64[D]")
-    return days == quarter_last - back
+def quarter_end_business_days(calendar: str) -> np.ndarray:
+    """int_publisher_calendars.is_quarter_end: each quarter's last business day of `calendar`."""
+    days = business_days(calendar)
+    quarter = pd.PeriodIndex(pd.DatetimeIndex(days), freq="Q").asi8
+    last = np.r_[quarter[1:] != quarter[:-1], True]
+    return days[last]
 
 
 def funding_stress_daily(pit: PointInTime, dbt_vars: dict) -> pd.DataFrame:
@@ -570,8 +609,7 @@ def funding_stress_daily(pit: PointInTime, dbt_vars: dict) -> pd.DataFrame:
             "JGB2Y": "jp2y",
         }
     )
-    spine = pit.spine()
-    quarter_ends = spine[quarter_end_business_days(spine)]
+    quarter_ends = quarter_end_business_days(pit.catalog.series["SOFR"]["calendar"])
     sofr_obs = f["sofr_obs_date"].to_numpy(dtype="datetime64[D]")
     is_quarter_end = np.isin(sofr_obs, quarter_ends) & ~np.isnat(sofr_obs)
 
@@ -671,7 +709,11 @@ def asset_returns(
     calendar_series = dbt_vars["equity_calendar_series"]
     if calendar_series not in markets:
         raise ValueError(f"no market closes for the calendar series {calendar_series}")
-    calendar = np.unique(markets[calendar_series][0])
+    # int_markets__trading_calendar: business days of the calendar series' publisher calendar
+    # (NYSE for SPX) from its first to its last close
+    spx = markets[calendar_series][0]
+    open_days = business_days(catalog.series[calendar_series]["calendar"])
+    calendar = open_days[(open_days >= spx.min()) & (open_days <= spx.max())]
     needed = {s for _, primary, proxy, *_ in assets for s in (primary, proxy) if s}
     observations = {s: markets[s] for s in needed if s in markets}
     observations.update({s: fred[s] for s in needed if s in fred and s not in markets})
@@ -687,7 +729,7 @@ def asset_returns(
         limit = spec["staleness_days"] if spec else -1
         close = np.where(age <= limit, values[idx], np.nan) if spec else np.full(len(days), np.nan)
         previous = np.concatenate([[np.nan], close[:-1]])
-        series_daily[series_id] = (start, close, previous)
+        series_daily[series_id] = (start, close, previous, obs[idx] < days)
 
     coverage = {s: (obs[0], obs[-1]) for s, (obs, _) in observations.items()}
     out: dict[str, pd.DataFrame] = {}
@@ -704,20 +746,23 @@ def asset_returns(
             series = np.where((calendar > first) & (calendar <= last), primary, series)
         close = np.full(len(calendar), np.nan)
         previous = np.full(len(calendar), np.nan)
+        carried = np.zeros(len(calendar), dtype=bool)
         present = np.zeros(len(calendar), dtype=bool)
         for series_id in {primary, proxy} & set(series_daily):
-            start, s_close, s_previous = series_daily[series_id]
+            start, s_close, s_previous, s_carried = series_daily[series_id]
             take = rows & (series == series_id)
             take[:start] = False  # no row of the series before its first observation
             present |= take
             at = np.nonzero(take)[0]
             close[at] = s_close[at - start]
             previous[at] = s_previous[at - start]
+            carried[at] = s_carried[at - start]
         if kind == "change":
             ret = close - previous
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
                 ret = np.where((close > 0) & (previous > 0), close / previous - 1, np.nan)
+        ret = np.where(carried, np.nan, ret)  # a carried close never makes a return
         out[asset] = pd.DataFrame(
             {
                 "date": calendar[present],
@@ -856,6 +901,9 @@ def cross_asset_regime(
         stats[f"equity_bond_correlation_{window}d"] = (
             c[w & pair(equity, "us10y")].groupby("date")["correlation"].max()
         )
+        stats[f"equity_bond_price_correlation_{window}d"] = -stats[
+            f"equity_bond_correlation_{window}d"
+        ]
     for column, series in stats.items():
         series.index = series.index.to_numpy().astype("datetime64[D]")
         out[column] = series.reindex(out.index.to_numpy())
@@ -870,16 +918,17 @@ def cross_asset_regime(
     with np.errstate(invalid="ignore", divide="ignore"):
         share_down = (down / tracked.where(tracked != 0)).astype("float64")
     drop = float(dbt_vars["selloff_equity_drop"])
-    falls = equity_return <= -drop
-    selloff = (
-        falls
-        & (tracked >= int(dbt_vars["selloff_min_assets"]))
-        & (share_down >= float(dbt_vars["selloff_min_share_down"])).fillna(False)
+    falls = (equity_return <= -drop).to_numpy(dtype=bool)
+    selloff = pd.array(
+        (share_down >= float(dbt_vars["selloff_min_share_down"])).fillna(False).to_numpy(bool)
+        & falls,
+        dtype="boolean",
     )
-    hedge_failure = falls & (havens >= 2) & (losing * 2 > havens)
+    hedge_failure = pd.array(((losing * 2 > havens).to_numpy(bool)) & falls, dtype="boolean")
+    # NULL when it cannot be judged: no equity return, or too few real returns on a fall
+    selloff[falls & (tracked < int(dbt_vars["selloff_min_assets"])).to_numpy(bool)] = pd.NA
+    hedge_failure[falls & (havens < 2).to_numpy(bool)] = pd.NA
     unknown = equity_return.isna().to_numpy()
-    selloff = pd.array(selloff.to_numpy(dtype=bool), dtype="boolean")
-    hedge_failure = pd.array(hedge_failure.to_numpy(dtype=bool), dtype="boolean")
     selloff[unknown] = pd.NA
     hedge_failure[unknown] = pd.NA
     out = out.assign(

@@ -1,46 +1,33 @@
 {#-
-    Point-in-time helpers (see models/intermediate/_intermediate.yml for the rule).
+    Point-in-time helpers (see models/intermediate/series/_int_series__models.yml for the rule).
 -#}
 
 {#-
-    add_business_days(date_expr, n_expr): the n-th business day (Mon-Fri) strictly after the
-    date, or the date itself when n <= 0. A Saturday or Sunday counts from the Friday before
-    (the business days after a weekend day are those after that Friday). US holidays are not
-    modelled. Works for any n >= 0 and for column expressions:
-      monday = date - (isodow - 1); p = min(isodow, 5) - 1 + n;
-      result = monday + 7 * (p // 5) + (p % 5)
-    e.g. Fri + 1bd = Mon, Sat + 1bd = Mon, Thu + 1bd = Fri, Fri + 2bd = Tue.
+    require_pit_series(series_ids, caller_name): a compile error naming every id that is not in
+    var('pit_daily_series'): such a series has no rows in int_series_asof_daily, so its columns
+    would be silently NULL.
 -#}
-{% macro add_business_days(date_expr, n_expr) -%}
-    (case
-        when ({{ n_expr }}) <= 0 then cast({{ date_expr }} as date)
-        else cast({{ date_expr }} as date)
-            - cast(isodow(cast({{ date_expr }} as date)) - 1 as integer)
-            + cast(7 * ((least(isodow(cast({{ date_expr }} as date)), 5) - 1 + ({{ n_expr }})) // 5)
-                as integer)
-            + cast(((least(isodow(cast({{ date_expr }} as date)), 5) - 1 + ({{ n_expr }})) % 5)
-                as integer)
-    end)
-{%- endmacro %}
-
-{#-
-    published_date(observation_date, lag_days, lag_is_business): the date by whose end the
-    observation is public, from the catalog's release lag (calendar or business days).
--#}
-{% macro published_date(observation_date, lag_days, lag_is_business) -%}
-    (case
-        when {{ lag_is_business }} then {{ add_business_days(observation_date, lag_days) }}
-        else cast({{ observation_date }} as date) + cast({{ lag_days }} as integer)
-    end)
+{% macro require_pit_series(series_ids, caller_name) -%}
+    {%- set configured = var('pit_daily_series') -%}
+    {%- set missing = series_ids | reject('in', configured) | list -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error(
+            caller_name ~ ": series " ~ (missing | join(', '))
+            ~ " not in var pit_daily_series (dbt_project.yml), so int_series_asof_daily has no"
+            ~ " rows for it; add the id there (it must be in orchestration/catalog.yaml)"
+        ) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#-
     pit_columns(series_id, prefix): inside a `group by date` over int_series_asof_daily, pivot
     one series into <prefix>_value, <prefix>_obs_date, <prefix>_age_days, <prefix>_is_stale.
     The value is already NULL when stale; is_stale is NULL when the series has not been
-    published yet on that date (or is not loaded at all).
+    published yet on that date (or is not loaded at all). A series missing from
+    var('pit_daily_series') is a compile error, never a column of NULLs.
 -#}
 {% macro pit_columns(series_id, prefix) -%}
+    {{- require_pit_series([series_id], 'pit_columns') -}}
     max(value) filter (where series_id = '{{ series_id }}') as {{ prefix }}_value,
     max(observation_date) filter (where series_id = '{{ series_id }}') as {{ prefix }}_obs_date,
     max(age_days) filter (where series_id = '{{ series_id }}') as {{ prefix }}_age_days,
@@ -71,6 +58,7 @@
 -#}
 {% macro pit_daily_frame(series_prefixes, range_series=none) -%}
 {%- set series_ids = series_prefixes.keys() | list -%}
+{{- require_pit_series(series_ids, 'pit_daily_frame') -}}
     (
         with
 

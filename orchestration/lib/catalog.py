@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from orchestration.lib.calendars import SOURCE_DEFAULT_CALENDAR, CalendarName
 from orchestration.lib.errors import CatalogError
 from orchestration.lib.settings import DEFAULT_CATALOG_PATH, catalog_path
 
@@ -108,6 +109,9 @@ class Series(BaseModel):
     units: str
     frequency: Frequency
     release_lag: str
+    # The publisher calendar a business-day lag counts on (orchestration/lib/calendars.py);
+    # omitted, the source's default (SOURCE_DEFAULT_CALENDAR).
+    release_calendar: CalendarName
     staleness_days: int = Field(gt=0, le=400)
     range: tuple[float, float]
     description: str
@@ -122,6 +126,14 @@ class Series(BaseModel):
     # Set by policy (or pinned to a policy rate): long flat stretches are normal, so the stuck
     # check skips it.
     administered: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_calendar(cls, data):
+        if isinstance(data, dict) and data.get("release_calendar") is None:
+            source = data.get("source")
+            data = {**data, "release_calendar": SOURCE_DEFAULT_CALENDAR.get(source, "us_federal")}
+        return data
 
     @field_validator("id")
     @classmethod

@@ -1,9 +1,10 @@
 """How dbt nodes become Dagster assets: groups by dbt layer, owners, keys that join the raw assets.
 
 Keys are dagster-dbt's defaults, on purpose:
-- a dbt source is `[source_name, table]`, and `dbt_project/models/sources.yml` names each source
-  after its raw schema, so `source('raw_fred', 'observations')` is `["raw_fred", "observations"]`,
-  the key of the Python ingestion asset (orchestration/lib/raw_tables.py);
+- a dbt source is `[source_name, table]`, and each
+  `dbt_project/models/staging/<source>/_<source>__sources.yml` names its source after its raw
+  schema, so `source('raw_fred', 'observations')` is `["raw_fred", "observations"]`, the key
+  of the Python ingestion asset (orchestration/lib/raw_tables.py);
 - a model is `[<+schema>, <model>]`, i.e. its DuckDB relation (`["marts", "fct_..."]`), because
   every layer folder sets `+schema` and `generate_schema_name` uses it verbatim.
 tests/dbt/test_translator.py pins both.

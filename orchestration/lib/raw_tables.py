@@ -107,6 +107,7 @@ SERIES_CATALOG = RawTable(
         ("frequency", "VARCHAR"),
         ("release_lag_days", "INTEGER"),
         ("release_lag_business", "BOOLEAN"),
+        ("release_calendar", "VARCHAR"),
         ("staleness_days", "INTEGER"),
         ("range_min", "DOUBLE"),
         ("range_max", "DOUBLE"),
@@ -136,6 +137,29 @@ MARGIN_PRODUCTS = RawTable(
     None,
 )
 
+# Publisher holiday calendars (orchestration/lib/calendars.py, generated from the `holidays`
+# package): each calendar's covered span, and its holidays within that span.
+CALENDARS = RawTable(
+    "raw_meta",
+    "calendars",
+    (
+        ("calendar", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("provider", "VARCHAR"),
+        ("first_date", "DATE"),
+        ("last_date", "DATE"),
+    ),
+    ("calendar",),
+    None,
+)
+CALENDAR_HOLIDAYS = RawTable(
+    "raw_meta",
+    "calendar_holidays",
+    (("calendar", "VARCHAR"), ("date", "DATE"), ("holiday_name", "VARCHAR")),
+    ("calendar", "date"),
+    None,
+)
+
 # The observation tables each source writes, by source name.
 SOURCE_TABLES: dict[str, RawTable] = {
     "fred": FRED,
@@ -147,4 +171,12 @@ SOURCE_TABLES: dict[str, RawTable] = {
     "drops": DROPS,
     "ofr": OFR,
 }
-ALL_TABLES = (*SOURCE_TABLES.values(), FRED_METADATA, SERIES_CATALOG, UNIT_LABELS, MARGIN_PRODUCTS)
+ALL_TABLES = (
+    *SOURCE_TABLES.values(),
+    FRED_METADATA,
+    SERIES_CATALOG,
+    UNIT_LABELS,
+    MARGIN_PRODUCTS,
+    CALENDARS,
+    CALENDAR_HOLIDAYS,
+)

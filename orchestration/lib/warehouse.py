@@ -551,8 +551,11 @@ def replace_all(
     incoming["source_mode"] = source_mode
     incoming["_loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
     with _transaction(con, cw_ref=incoming):
+        # A warehouse made before a column was added to the reference table gains it here.
+        for name, ddl in table.all_columns:
+            con.execute(f'ALTER TABLE {table.qualified} ADD COLUMN IF NOT EXISTS "{name}" {ddl}')
         con.execute(f"DELETE FROM {table.qualified}")
-        con.execute(f"INSERT INTO {table.qualified} SELECT * FROM cw_ref")
+        con.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM cw_ref")
     return len(incoming)
 
 

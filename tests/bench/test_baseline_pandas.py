@@ -38,18 +38,27 @@ bp = _load_baseline()
 # --- unit: helpers mirror the dbt macros ---------------------------------------------------------
 
 
-def test_add_business_days_matches_the_macro():
+def test_add_business_days_follows_the_publisher_calendar():
+    # Mirrors int_series_observations_published. Expected dates read off a 2026 calendar:
+    # Mon 2026-02-16 is Washington's Birthday (US federal), so Friday + 1bd is Tuesday.
     days = np.array(
         ["2026-02-13", "2026-02-14", "2026-02-12", "2026-02-13", "2026-02-15"],
         dtype="datetime64[D]",
     )  # Fri, Sat, Thu, Fri, Sun
-    assert bp.add_business_days(days[:3], 1).tolist() == list(
-        np.array(["2026-02-16", "2026-02-16", "2026-02-13"], dtype="datetime64[D]")
+    assert bp.add_business_days(days[:3], 1, "us_federal").tolist() == list(
+        np.array(["2026-02-17", "2026-02-17", "2026-02-13"], dtype="datetime64[D]")
     )
-    assert bp.add_business_days(days[3:], 2).tolist() == list(
-        np.array(["2026-02-17", "2026-02-17"], dtype="datetime64[D]")
+    assert bp.add_business_days(days[3:], 2, "us_federal").tolist() == list(
+        np.array(["2026-02-18", "2026-02-18"], dtype="datetime64[D]")
     )
-    assert bp.add_business_days(days, 0).tolist() == days.tolist()
+    assert bp.add_business_days(days, 0, "us_federal").tolist() == days.tolist()
+    # NYSE closed on 2025-01-09 (national day of mourning); SIFMA on Good Friday 2024-03-29.
+    assert bp.add_business_days(np.array(["2025-01-08"], "datetime64[D]"), 1, "nyse")[0] == (
+        np.datetime64("2025-01-10")
+    )
+    assert bp.add_business_days(np.array(["2024-03-28"], "datetime64[D]"), 1, "us_bond_market")[
+        0
+    ] == np.datetime64("2024-04-01")
 
 
 def test_duck_round_matches_duckdb():

@@ -5,8 +5,9 @@ A fresh warehouse is loaded from ../shared/snapshot through the project's own Da
 tests). The expected numbers below were computed by hand from the snapshot CSV files, applying
 the catalog release lags by hand; each test shows the arithmetic so a reviewer can redo it.
 
-Lags used (orchestration/catalog.yaml): WALCL 1 calendar day; TGA (DTS) 1 business day;
-RRPONTSYD 0; SOFR 1 business day; IORB 0; DGS2 1 business day; JGB2Y 1 business day; MOVE 0.
+Lags used (orchestration/catalog.yaml), business days on each series' publisher calendar:
+WALCL 1 (US federal); TGA (DTS) 1 (US federal); RRPONTSYD 0; SOFR 1 (SIFMA bond market);
+IORB 0; DGS2 1 (US federal); JGB2Y 1 (Japan); MOVE 0.
 Units: WALCL and the DTS file are USD millions (/ 1000 -> USD bn); RRPONTSYD is USD bn.
 """
 
@@ -118,16 +119,21 @@ def test_staleness_and_end_of_spine(con):
 
 
 def test_sofr_iorb_quarter_end(con):
-    # D = Thu 2026-01-01: SOFR.csv 2025-12-31 = 3.87 (published 1 business day later, Thu);
-    # IORB.csv 2026-01-01 = 3.65 (lag 0) -> (3.87 - 3.65) * 100 = 22 bp; 2025-12-31 is the last
-    # business day of Q4 -> is_quarter_end.
-    row = _row(
-        con,
-        "select sofr_pct, iorb_pct, sofr_iorb_spread_bp, is_quarter_end "
-        "from marts.fct_funding_stress_daily where date = date '2026-01-01'",
-    )
-    assert row[:3] == pytest.approx((3.87, 3.65, 22.0), abs=1e-9)
-    assert row[3] is True
+    # SOFR is published the next bond-market business day (us_bond_market calendar):
+    # SOFR.csv 2025-12-31 = 3.87 is public on Fri 2026-01-02, not on New Year's Day.
+    # D = Thu 2026-01-01: still SOFR 2025-12-30 = 3.71; IORB.csv 2026-01-01 = 3.65 (lag 0)
+    #   -> (3.71 - 3.65) * 100 = 6 bp, not a quarter end.
+    # D = Fri 2026-01-02: SOFR 2025-12-31 = 3.87, IORB 2026-01-02 = 3.65 -> 22 bp; 2025-12-31
+    #   is the last bond-market business day of Q4 -> is_quarter_end.
+    rows = con.execute(
+        "select date, sofr_pct, iorb_pct, sofr_iorb_spread_bp, is_quarter_end, sofr_obs_date "
+        "from marts.fct_funding_stress_daily where date in ('2026-01-01', '2026-01-02') "
+        "order by date"
+    ).fetchall()
+    assert rows[0][1:4] == pytest.approx((3.71, 3.65, 6.0), abs=1e-9)
+    assert (rows[0][4], str(rows[0][5])) == (False, "2025-12-30")
+    assert rows[1][1:4] == pytest.approx((3.87, 3.65, 22.0), abs=1e-9)
+    assert (rows[1][4], str(rows[1][5])) == (True, "2025-12-31")
 
 
 def test_move_and_carry_spread_on_selloff_day(con):

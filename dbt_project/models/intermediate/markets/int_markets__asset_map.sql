@@ -23,6 +23,8 @@
     ('in_regime_basket', 'boolean'), ('haven_loss_sign', 'integer'), ('sort_order', 'integer')
 ] -%}
 {%- set extra_assets = var('extra_assets', []) -%}
+-- noqa: disable=LT01,LT02,LT05
+-- (the asset rows are aligned as a table)
 select * from (
     values
         ('sp500',  'S&P 500',                             'equity',    'SPX',            null,       'simple', true,  null, 1),
@@ -35,7 +37,7 @@ select * from (
         ('eth',    'Ether',                               'crypto',    'ETH-USD',        null,       'simple', true,  null, 8),
         ('us10y',  'US 10-year Treasury yield',           'rates',     'DGS10',          null,       'change', false, 1,    9),
         ('usdjpy', 'USD/JPY',                             'fx',        'USDJPY',         'DEXJPUS',  'simple', false, 1,    10)
-) as assets (
+) as assets (  -- noqa: AL05
     asset,
     asset_name,
     asset_class,
@@ -46,6 +48,7 @@ select * from (
     haven_loss_sign,
     sort_order
 )
+-- noqa: enable=LT01,LT02,LT05
 {%- for extra in extra_assets %}
 {%- set position = loop.index %}
 {%- for column, _ in columns if extra is not mapping or column not in extra %}

@@ -10,9 +10,14 @@
     indefinitely. Market prices are keyed by the date they were struck (their observation date),
     not by FRED's re-publication date; `source_date` and `age_days` say which observation was used.
 
-    Return on D = between consecutive shared trading days, within ONE series (prev trading day's
-    as-of value of the same series): simple = close / prev_close - 1 (NULL unless both closes are
-    > 0, e.g. WTI on 2020-04-20), change = close - prev_close. A carried value gives 0.
+    return_1d on D = between consecutive shared trading days, within ONE series (prev trading
+    day's as-of value of the same series): simple = close / prev_close - 1 (NULL unless both
+    closes are > 0, e.g. WTI on 2020-04-20), change = close - prev_close. It is a chain link: 0
+    on a carried day (is_carried), and the next real observation's link spans the carried days,
+    so compounding links (int_markets__margin_forward_returns) gives the exact price ratio across
+    holidays. It is not a market return on a carried day: fct_asset_returns_daily publishes it
+    only where the asset has a real observation (DESIGN.md: a carried close never makes a
+    return).
 
     Primary / proxy: the primary series is used on dates d with primary_first < d <= primary_last
     (its first day has no return of its own), the proxy elsewhere once it has started, otherwise
@@ -56,7 +61,8 @@ needed_series as (
 
     select primary_series_id as series_id from composites
     union
-    select proxy_series_id from composites where proxy_series_id is not null
+    select proxy_series_id from composites
+    where proxy_series_id is not null
 
 ),
 
@@ -69,18 +75,18 @@ catalog as (
 
 market_obs as (
 
-    select series_id, observation_date, close as value, stored_units
-    from {{ ref('stg_markets__daily_bars') }}
-    where series_id in (select series_id from needed_series)
+    select bars.series_id, bars.observation_date, bars.close as value, bars.stored_units
+    from {{ ref('stg_markets__daily_bars') }} as bars
+    where bars.series_id in (select needed_series.series_id from needed_series)
 
 ),
 
 fred_obs as (
 
-    select series_id, observation_date, value, stored_units
-    from {{ ref('stg_fred__observations') }}
-    where series_id in (select series_id from needed_series)
-        and series_id not in (select distinct series_id from market_obs)
+    select fred.series_id, fred.observation_date, fred.value, fred.stored_units
+    from {{ ref('stg_fred__observations') }} as fred
+    where fred.series_id in (select needed_series.series_id from needed_series)
+        and fred.series_id not in (select distinct market_obs.series_id from market_obs)
 
 ),
 
@@ -116,7 +122,7 @@ series_grid as (
         calendar.date
     from coverage
     inner join calendar
-        on calendar.date >= coverage.first_date
+        on coverage.first_date <= calendar.date
 
 ),
 
@@ -183,10 +189,11 @@ picked as (
         on composites.primary_series_id = primary_cov.series_id
     left join coverage as proxy_cov
         on composites.proxy_series_id = proxy_cov.series_id
-    where calendar.date >= least(
-        coalesce(primary_cov.first_date, proxy_cov.first_date),
-        coalesce(proxy_cov.first_date, primary_cov.first_date)
-    )
+    where
+        calendar.date >= least(
+            coalesce(primary_cov.first_date, proxy_cov.first_date),
+            coalesce(proxy_cov.first_date, primary_cov.first_date)
+        )
 
 )
 
@@ -195,7 +202,7 @@ select
     picked.composite_key,
     picked.date,
     picked.series_id,
-    picked.series_id is distinct from composites.primary_series_id as is_proxy,
+    picked.series_id <> composites.primary_series_id as is_proxy,
     series_returns.close,
     series_returns.previous_close,
     series_returns.stored_units,

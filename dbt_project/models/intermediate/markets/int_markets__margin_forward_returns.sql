@@ -56,19 +56,20 @@ select
     {%- for n in horizons %}
     case
         when close is not null and count(close) over (
-            partition by product order by date rows between 1 following and {{ n }} following
-        ) = {{ n }}
-        then product(growth) over (
-            partition by product order by date rows between 1 following and {{ n }} following
-        ) - 1
+                partition by product order by date rows between 1 following and {{ n }} following
+            ) = {{ n }}
+            then product(growth) over (
+                    partition by product
+                    order by date rows between 1 following and {{ n }} following
+                ) - 1
     end as fwd_return_{{ n }}d,
     {%- endfor %}
     case
         when close is not null and count(close) over (
-            partition by product order by date rows between 1 following and 20 following
-        ) = 20
-        then least(0, min(chained_index) over (
-            partition by product order by date rows between 1 following and 20 following
-        ) / chained_index - 1)
+                partition by product order by date rows between 1 following and 20 following
+            ) = 20
+            then least(0, min(chained_index) over (
+                    partition by product order by date rows between 1 following and 20 following
+                ) / chained_index - 1)
     end as max_drawdown_20d
 from cumulative

@@ -4,8 +4,8 @@
     the liquidity/funding inputs) plus every shared trading day of fct_asset_returns_daily.
     Liquidity/funding/stress columns are point-in-time (see their marts); market columns are that
     day's closes and returns (NULL on non-trading days); valuation columns come from the latest
-    fct_valuation_monthly month whose Shiller data was published by D (macro published_date:
-    month start + the SHILLER_CAPE catalog release lag), named in valuation_month.
+    fct_valuation_monthly month available by D (its available_date: the SHILLER_PRICE row's
+    publication), named in valuation_month.
 -#}
 
 with
@@ -50,29 +50,16 @@ cross_asset as (
 
 ),
 
-valuation_lag as (
-
-    select release_lag_days, is_release_lag_business
-    from {{ ref('stg_meta__series_catalog') }}
-    where series_id = 'SHILLER_CAPE'
-
-),
-
 valuation as (
 
     select
         valuation.month as valuation_month,
-        cast({{ published_date('valuation.month',
-                               'coalesce(valuation_lag.release_lag_days, 0)',
-                               'valuation_lag.is_release_lag_business') }} as date)
-            as valuation_published_date,
+        valuation.available_date as valuation_published_date,
         valuation.cape,
         valuation.cape_z_30y,
         valuation.trailing_pe,
         valuation.buffett_indicator_pct
     from {{ ref('fct_valuation_monthly') }} as valuation
-    left join valuation_lag
-        on true
 
 ),
 

@@ -71,7 +71,8 @@ joined as (
 
     select
         months.month,
-        pivoted.* exclude (month)
+        -- EXCLUDE takes bare column names
+        pivoted.* exclude (month)  -- noqa: RF02
     from months
     left join pivoted
         on months.month = pivoted.month

@@ -3,7 +3,8 @@
     point-in-time (int_series_asof_daily: values published by the end of D, NULL past their
     staleness limit).
     - sofr_iorb_spread_bp = (SOFR - IORB) * 100; is_quarter_end when the SOFR observation shown
-      is the last business day (Mon-Fri) of a calendar quarter.
+      is the last business day of a calendar quarter on SOFR's publisher calendar (catalog
+      release_calendar, int_publisher_calendars).
     - usdjpy: the market quote (USDJPY) or, when it is missing, FRED DEXJPUS (usdjpy_source).
     - 5-day changes compare D with D - 7 calendar days (5 business days back for a weekday).
     - carry_unwind_flag: USD/JPY 5-day change <= var carry_unwind_usdjpy_5d_pct (-2%, yen
@@ -14,11 +15,23 @@
 -#}
 with
 
+sofr_calendar as (
+
+    select release_calendar
+    from {{ ref('stg_meta__series_catalog') }}
+    where series_id = 'SOFR'
+
+),
+
 quarter_ends as (
 
-    select date
-    from {{ ref('int_calendar_days') }}
-    where is_quarter_end_business_day
+    -- last business day of each quarter on SOFR's publisher calendar (us_bond_market: no SOFR
+    -- on Good Friday 2024-03-29, so Q1 2024 ends on Thursday 2024-03-28)
+    select publisher_days.date
+    from {{ ref('int_publisher_calendars') }} as publisher_days
+    inner join sofr_calendar
+        on publisher_days.calendar = sofr_calendar.release_calendar
+    where publisher_days.is_quarter_end
 
 ),
 
@@ -64,7 +77,8 @@ levels as (
         end as usdjpy_age_days,
         joined.us2y_age_days,
         joined.jp2y_age_days,
-        nullif(concat_ws(',',
+        nullif(concat_ws(
+            ',',
             case when joined.sofr_is_stale then 'SOFR' end,
             case when joined.iorb_is_stale then 'IORB' end,
             case when joined.move_is_stale then 'MOVE' end,
@@ -99,8 +113,10 @@ flagged as (
         *,
         case
             when usdjpy_change_5d_pct is not null and us2y_jp2y_spread_change_5d_bp is not null
-                then usdjpy_change_5d_pct <= {{ var('carry_unwind_usdjpy_5d_pct') }}
-                and us2y_jp2y_spread_change_5d_bp <= {{ var('carry_unwind_spread_5d_bp') }}
+                then (
+                    usdjpy_change_5d_pct <= {{ var('carry_unwind_usdjpy_5d_pct') }}
+                    and us2y_jp2y_spread_change_5d_bp <= {{ var('carry_unwind_spread_5d_bp') }}
+                )
         end as carry_unwind_flag
     from changes
 

@@ -74,9 +74,12 @@ pillars as (
         move_index_z_1y as pillar_move_z,
         case
             when usdjpy_change_5d_z_1y is not null or us2y_jp2y_spread_z_1y is not null
-                then (coalesce(-usdjpy_change_5d_z_1y, 0) + coalesce(-us2y_jp2y_spread_z_1y, 0))
-                / ((usdjpy_change_5d_z_1y is not null)::int
-                    + (us2y_jp2y_spread_z_1y is not null)::int)
+                then
+                    (coalesce(-usdjpy_change_5d_z_1y, 0) + coalesce(-us2y_jp2y_spread_z_1y, 0))
+                    / (
+                        cast(usdjpy_change_5d_z_1y is not null as int)
+                        + cast(us2y_jp2y_spread_z_1y is not null as int)
+                    )
         end as pillar_yen_carry_z,
         hy_oas_z_1y as pillar_hy_oas_z
     from joined
@@ -105,8 +108,7 @@ score as (
         *,
         case
             when pillars_available >= {{ var('stress_min_pillars') }}
-                then (clipped_sum / pillars_available + {{ clip_at }})
-                / (2 * {{ clip_at }}) * 100
+                then (clipped_sum / pillars_available + {{ clip_at }}) / (2 * {{ clip_at }}) * 100
         end as stress_score
     from scored
 

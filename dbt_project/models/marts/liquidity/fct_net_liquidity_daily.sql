@@ -56,9 +56,10 @@ levels as (
         remit_age_days as remittances_age_days,
 
         coalesce(walcl_is_stale, false) as is_fed_total_assets_stale,
-        coalesce(dts_value, wdtgal_value, wtregen_value) is null
+        (
+            coalesce(dts_value, wdtgal_value, wtregen_value) is null
             and coalesce(dts_is_stale or wdtgal_is_stale or wtregen_is_stale, false)
-            as is_tga_stale,
+        ) as is_tga_stale,
         coalesce(rrp_is_stale, false) as is_on_rrp_stale,
         coalesce(remit_is_stale, false) as is_remittances_stale,
         remit_obs_date is not null as is_remittances_loaded
@@ -81,7 +82,8 @@ changes as (
     select
         *,
         net_liquidity_bn - remittances_bn as net_liquidity_ex_remittances_bn,
-        net_liquidity_bn - lag(net_liquidity_bn, 7) over (order by date) as net_liquidity_change_1w_bn,
+        net_liquidity_bn - lag(net_liquidity_bn, 7) over (order by date)
+            as net_liquidity_change_1w_bn,
         net_liquidity_bn - lag(net_liquidity_bn, 28) over (order by date)
             as net_liquidity_change_4w_bn,
         net_liquidity_bn - lag(net_liquidity_bn, 91) over (order by date)

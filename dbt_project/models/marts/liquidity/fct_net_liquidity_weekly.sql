@@ -44,13 +44,19 @@ components as (
 
 ),
 
+component_series as (
+
+    select distinct series_id from components
+
+),
+
 component_keys as (
 
     select
         weeks.week_date,
-        series_ids.series_id
+        component_series.series_id
     from weeks
-    cross join (select distinct series_id from components) as series_ids
+    cross join component_series
 
 ),
 

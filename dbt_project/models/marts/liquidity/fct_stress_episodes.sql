@@ -79,7 +79,7 @@ numbered as (
 
     select
         *,
-        sum(is_start::int) over (
+        sum(cast(is_start as int)) over (
             partition by benchmark_index, episode_kind
             order by date
             rows between unbounded preceding and current row
@@ -98,7 +98,7 @@ episodes as (
         max(date) as end_date,
         count(*) as readings,
         max(value) as peak_value,
-        first(date order by value desc, date) as peak_date,
+        first(date order by value desc, date asc) as peak_date,
         min(published_date) as start_published_date
     from numbered
     group by benchmark_index, episode_kind, episode_number

@@ -116,9 +116,9 @@ ranked as (
     select
         common_sample.*,
         (common_sample.benchmark_value - sample_stats.benchmark_mean)
-            / nullif(sample_stats.benchmark_sd, 0) as benchmark_z,
+        / nullif(sample_stats.benchmark_sd, 0) as benchmark_z,
         (common_sample.crosswind_score - sample_stats.crosswind_mean)
-            / nullif(sample_stats.crosswind_sd, 0) as crosswind_z,
+        / nullif(sample_stats.crosswind_sd, 0) as crosswind_z,
         percent_rank() over (
             partition by common_sample.benchmark_index order by common_sample.benchmark_value
         ) as benchmark_pct_rank,

@@ -88,7 +88,8 @@ in_scope as (
     select
         scopes.benchmark_index,
         scopes.scope,
-        comparison.* exclude (benchmark_index)
+        -- EXCLUDE takes bare column names
+        comparison.* exclude (benchmark_index)  -- noqa: RF02
     from scopes
     inner join comparison
         on scopes.benchmark_index = comparison.benchmark_index
@@ -132,13 +133,15 @@ timing as (
         benchmark_index,
         scope,
         max(benchmark_value) as benchmark_peak_value,
-        first(date order by benchmark_value desc, date) as benchmark_peak_date,
-        first(benchmark_pct_rank order by benchmark_value desc, date) as benchmark_peak_pct_rank,
-        first(benchmark_published_date order by benchmark_value desc, date)
+        first(date order by benchmark_value desc, date asc) as benchmark_peak_date,
+        first(benchmark_pct_rank order by benchmark_value desc, date asc)
+            as benchmark_peak_pct_rank,
+        first(benchmark_published_date order by benchmark_value desc, date asc)
             as benchmark_peak_published_date,
         max(crosswind_score) as crosswind_peak_score,
-        first(date order by crosswind_score desc, date) as crosswind_peak_date,
-        first(crosswind_pct_rank order by crosswind_score desc, date) as crosswind_peak_pct_rank,
+        first(date order by crosswind_score desc, date asc) as crosswind_peak_date,
+        first(crosswind_pct_rank order by crosswind_score desc, date asc)
+            as crosswind_peak_pct_rank,
         min(date) filter (where is_benchmark_top_decile) as benchmark_onset_date,
         min(benchmark_published_date) filter (where is_benchmark_top_decile)
             as benchmark_onset_published_date,
@@ -199,13 +202,13 @@ final as (
         cast(coalesce(aggregated.crosswind_top_decile_readings, 0) as integer)
             as crosswind_top_decile_readings,
         aggregated.both_top_decile_readings
-            / nullif(aggregated.benchmark_top_decile_readings, 0) as top_decile_agreement,
+        / nullif(aggregated.benchmark_top_decile_readings, 0) as top_decile_agreement,
         aggregated.hit_stress_readings
-            / nullif(aggregated.benchmark_top_decile_readings, 0) as stress_regime_hit_rate,
+        / nullif(aggregated.benchmark_top_decile_readings, 0) as stress_regime_hit_rate,
         aggregated.hit_elevated_readings
-            / nullif(aggregated.benchmark_top_decile_readings, 0) as elevated_regime_hit_rate,
+        / nullif(aggregated.benchmark_top_decile_readings, 0) as elevated_regime_hit_rate,
         aggregated.crosswind_stress_readings
-            / nullif(aggregated.observations, 0) as crosswind_stress_share,
+        / nullif(aggregated.observations, 0) as crosswind_stress_share,
         timing.benchmark_peak_value,
         timing.benchmark_peak_pct_rank,
         timing.crosswind_peak_score,
@@ -225,7 +228,7 @@ final as (
         cast(episode_counts.false_alarm_episodes as integer) as false_alarm_episodes,
         cast(episode_counts.calm_false_alarm_episodes as integer) as calm_false_alarm_episodes,
         episode_counts.false_alarm_episodes
-            / nullif((aggregated.last_date - aggregated.first_date) / 365.25, 0)
+        / nullif((aggregated.last_date - aggregated.first_date) / 365.25, 0)
             as false_alarms_per_year,
 
         -- dates

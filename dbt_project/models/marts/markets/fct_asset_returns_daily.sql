@@ -1,7 +1,13 @@
 {#-
-    Daily close and return per asset on the shared equity trading calendar (dates where the S&P
-    500 has a close). Logic and rules: int_markets__composite_daily (as-of sampling, staleness,
-    primary/proxy switch) and int_markets__asset_map (assets, series, return kind).
+    Daily close and return per asset on the shared equity trading calendar (NYSE trading days,
+    int_markets__trading_calendar). Logic and rules: int_markets__composite_daily (as-of
+    sampling, staleness, primary/proxy switch) and int_markets__asset_map (assets, series,
+    return kind).
+
+    A return exists only between two real observations of the asset: on a day its close is
+    carried (no observation dated that day: gold on a UK holiday, the 10-year on Columbus Day, a
+    series that paused or ended) return_1d is NULL, never 0; the next real observation's return
+    is measured from the last real close (it spans the days the asset did not trade).
 -#}
 with
 
@@ -27,7 +33,7 @@ select
     cast(daily.is_proxy as boolean) as is_proxy,
     cast(daily.close as double) as close,
     cast(daily.stored_units as varchar) as close_unit,
-    cast(daily.return_1d as double) as return_1d,
+    cast(case when not daily.is_carried then daily.return_1d end as double) as return_1d,
     cast(case daily.return_kind when 'change' then 'percentage_points' else 'ratio' end as varchar)
         as return_unit,
     cast(daily.source_date as date) as source_date,

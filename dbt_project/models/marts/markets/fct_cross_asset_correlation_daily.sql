@@ -51,20 +51,23 @@ windowed as (
     select
         date,
         asset_a,
-        asset_b
-        {%- for n in windows %},
-        corr(return_a, return_b) over w{{ n }} as corr_{{ n }},
-        count(return_a + return_b) over w{{ n }} as n_obs_{{ n }}
-        {%- endfor %}
-    from pairs
-    window
-        {%- for n in windows %}
-        w{{ n }} as (
+        asset_b,
+        -- one pair of columns per window (sqlfluff cannot map the loop's indentation)
+        -- noqa: disable=LT02
+        {% for n in windows -%}
+        corr(return_a, return_b) over (
             partition by asset_a, asset_b
             order by date
             rows between {{ n - 1 }} preceding and current row
-        ){{ "," if not loop.last }}
-        {%- endfor %}
+        ) as corr_{{ n }},
+        count(return_a + return_b) over (
+            partition by asset_a, asset_b
+            order by date
+            rows between {{ n - 1 }} preceding and current row
+        ) as n_obs_{{ n }}{{ "," if not loop.last }}
+        {% endfor -%}
+    -- noqa: enable=LT02
+    from pairs
 
 ),
 

@@ -6,17 +6,26 @@
 
     - avg_pairwise_correlation_{20,60}d: mean of the basket's pairwise correlations available that
       day (fct_cross_asset_correlation_daily).
-    - equity_gold_correlation_*: corr(sp500, gold). equity_bond_correlation_*: corr(sp500 return,
-      10-year yield change) -- POSITIVE = yields fall when stocks fall, i.e. Treasuries hedge;
-      NEGATIVE = stocks and Treasury prices fall together.
+    - equity_gold_correlation_*: corr(sp500, gold).
+    - equity_bond_price_correlation_*: corr(sp500 return, Treasury PRICE move) = corr(sp500
+      return, minus the 10-year yield change) = -equity_bond_correlation_*. The same as against a
+      constant-duration price return (-D x yield change): correlation ignores the scale.
+      POSITIVE = stocks and Treasury prices move together (bonds fail as a hedge); NEGATIVE =
+      Treasuries rally when stocks fall (bonds hedge).
+    - equity_bond_correlation_* (kept for existing dashboards): corr(sp500 return, 10-year YIELD
+      change), the opposite sign: POSITIVE = Treasuries hedge.
     - share_assets_down = basket assets with return_1d < 0 / basket assets with a return that day.
+      Returns are real only (fct_asset_returns_daily: NULL on a carried close), and
+      n_assets_tracked / n_havens_tracked say how many assets each figure was computed on.
     - is_synchronized_selloff: the S&P 500 falls by at least var selloff_equity_drop (1 %) AND at
-      least var selloff_min_share_down (75 %) of the basket is down AND at least
+      least var selloff_min_share_down (75 %) of the basket is down, judged only when at least
       var selloff_min_assets (4) basket assets have a return that day.
     - is_hedge_failure: the S&P 500 falls by at least selloff_equity_drop AND a majority
       (more than half) of the havens with a return that day lose value: gold falls, the 10-year
-      yield rises (Treasury prices fall), USD/JPY rises (the yen weakens); needs at least 2 havens.
-    Both flags are NULL only when the S&P 500 has no return that day.
+      yield rises (Treasury prices fall), USD/JPY rises (the yen weakens); judged only when at
+      least 2 havens have a return.
+    A flag is NULL when it cannot be judged: the S&P 500 has no return that day, or (S&P down
+    at least 1 %) too few basket assets / havens have a real return.
 -#}
 {%- set start_date = var('correlation_start_date', '2000-01-01') -%}
 {%- set equity_drop = var('selloff_equity_drop', 0.01) -%}
@@ -43,7 +52,21 @@ returns as (
 
 correlations as (
 
-    select date, asset_a, asset_b, window_days, correlation
+    select
+        date,
+        asset_a,
+        asset_b,
+        window_days,
+        correlation,
+        -- the equity index against gold / the 10-year (pairs are stored alphabetically)
+        case
+            when least(asset_a, asset_b) = least('{{ equity_asset }}', 'gold')
+                and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'gold')
+                then 'equity_gold'
+            when least(asset_a, asset_b) = least('{{ equity_asset }}', 'us10y')
+                and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'us10y')
+                then 'equity_bond'
+        end as pair
     from {{ ref('fct_cross_asset_correlation_daily') }}
     where date >= cast('{{ start_date }}' as date)
 
@@ -51,7 +74,8 @@ correlations as (
 
 calendar as (
 
-    select distinct date from returns where asset = '{{ equity_asset }}'
+    select distinct date from returns
+    where asset = '{{ equity_asset }}'
 
 ),
 
@@ -79,24 +103,27 @@ pair_stats as (
 
     select
         correlations.date,
-        avg(case when a.in_regime_basket and b.in_regime_basket and window_days = 20
-            then correlation end) as avg_pairwise_correlation_20d,
-        avg(case when a.in_regime_basket and b.in_regime_basket and window_days = 60
-            then correlation end) as avg_pairwise_correlation_60d,
-        count(case when a.in_regime_basket and b.in_regime_basket and window_days = 20
-            then correlation end) as n_pairs_20d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'gold')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'gold')
-            and window_days = 20 then correlation end) as equity_gold_correlation_20d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'gold')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'gold')
-            and window_days = 60 then correlation end) as equity_gold_correlation_60d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'us10y')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'us10y')
-            and window_days = 20 then correlation end) as equity_bond_correlation_20d,
-        max(case when least(asset_a, asset_b) = least('{{ equity_asset }}', 'us10y')
-            and greatest(asset_a, asset_b) = greatest('{{ equity_asset }}', 'us10y')
-            and window_days = 60 then correlation end) as equity_bond_correlation_60d
+        avg(correlations.correlation) filter (
+            where a.in_regime_basket and b.in_regime_basket and correlations.window_days = 20
+        ) as avg_pairwise_correlation_20d,
+        avg(correlations.correlation) filter (
+            where a.in_regime_basket and b.in_regime_basket and correlations.window_days = 60
+        ) as avg_pairwise_correlation_60d,
+        count(correlations.correlation) filter (
+            where a.in_regime_basket and b.in_regime_basket and correlations.window_days = 20
+        ) as n_pairs_20d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_gold' and correlations.window_days = 20
+        ) as equity_gold_correlation_20d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_gold' and correlations.window_days = 60
+        ) as equity_gold_correlation_60d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_bond' and correlations.window_days = 20
+        ) as equity_bond_correlation_20d,
+        max(correlations.correlation) filter (
+            where correlations.pair = 'equity_bond' and correlations.window_days = 60
+        ) as equity_bond_correlation_60d
     from correlations
     inner join assets as a
         on correlations.asset_a = a.asset
@@ -139,6 +166,8 @@ select
     cast(n_pairs_20d as integer) as n_pairs_20d,
     cast(equity_gold_correlation_20d as double) as equity_gold_correlation_20d,
     cast(equity_gold_correlation_60d as double) as equity_gold_correlation_60d,
+    cast(-equity_bond_correlation_20d as double) as equity_bond_price_correlation_20d,
+    cast(-equity_bond_correlation_60d as double) as equity_bond_price_correlation_60d,
     cast(equity_bond_correlation_20d as double) as equity_bond_correlation_20d,
     cast(equity_bond_correlation_60d as double) as equity_bond_correlation_60d,
     cast(n_assets_tracked as integer) as n_assets_tracked,
@@ -149,17 +178,16 @@ select
     cast(
         case
             when equity_return_1d is null then null
-            else equity_return_1d <= -{{ equity_drop }}
-                and n_assets_tracked >= {{ min_assets }}
-                and coalesce(share_assets_down >= {{ min_share_down }}, false)
+            when equity_return_1d > -{{ equity_drop }} then false
+            when n_assets_tracked >= {{ min_assets }}
+                then share_assets_down >= {{ min_share_down }}
         end as boolean
     ) as is_synchronized_selloff,
     cast(
         case
             when equity_return_1d is null then null
-            else equity_return_1d <= -{{ equity_drop }}
-                and n_havens_tracked >= 2
-                and n_havens_losing * 2 > n_havens_tracked
+            when equity_return_1d > -{{ equity_drop }} then false
+            when n_havens_tracked >= 2 then n_havens_losing * 2 > n_havens_tracked
         end as boolean
     ) as is_hedge_failure
 from flagged

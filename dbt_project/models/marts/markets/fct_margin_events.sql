@@ -71,10 +71,10 @@ regime_start as (
     from (
         values
         {%- for product, since in pct_since.items() %}
-            ('{{ product }}', '{{ since }}'){{ "," if not loop.last }}
+        ('{{ product }}', '{{ since }}'){{ "," if not loop.last }}
         {%- endfor %}
         {%- if not pct_since %}(null, null){% endif %}
-    ) as starts (product, since)
+    ) as starts (product, since)  -- noqa: AL05
 
 ),
 
@@ -91,7 +91,13 @@ moves as (
         end as margin_regime,
         case
             when changes.previous_maintenance_margin is null then 'series_start'
-            when changes.previous_unit is distinct from changes.margin_unit then 'unit_change'
+            -- null-safe "is distinct from" (which sqlfluff's DuckDB dialect cannot parse)
+            when
+                coalesce(
+                    changes.previous_unit <> changes.margin_unit,
+                    (changes.previous_unit is null) <> (changes.margin_unit is null)
+                )
+                then 'unit_change'
             when changes.maintenance_margin > changes.previous_maintenance_margin then 'increase'
             when changes.maintenance_margin < changes.previous_maintenance_margin then 'decrease'
             else 'unchanged'
@@ -145,7 +151,7 @@ kinds as (
         case
             when direction = 'series_start' then null
             when margin_regime = 'fixed_usd' then 'policy'
-            when previous_regime is distinct from 'pct_of_notional'
+            when coalesce(previous_regime <> 'pct_of_notional', true)
                 or direction = 'unit_change' then 'policy'
             when margin_unit = 'pct_notional' then 'policy'
             when implied_rate_log_change is null then 'unclassified'
@@ -191,7 +197,8 @@ select
     cast(initial_margin as double) as initial_margin,
     cast(
         case
-            when direction in ('increase', 'decrease', 'unchanged') and previous_maintenance_margin > 0
+            when direction in ('increase', 'decrease', 'unchanged')
+                and previous_maintenance_margin > 0
                 then 100.0 * (maintenance_margin / previous_maintenance_margin - 1)
         end as double
     ) as pct_change,

@@ -62,7 +62,7 @@ stats as (
     inner join long as hist
         on cur.metric = hist.metric
         and hist.month > cur.month - interval {{ window_months }} month
-        and hist.month <= cur.month
+        and cur.month >= hist.month
     where cur.value is not null
     group by cur.month, cur.metric, cur.value
 
@@ -111,7 +111,8 @@ select
     cast(inputs.forward_pe is not null as boolean) as is_forward_pe_supplied,
     cast(
         case when buffett.buffett_null_reason is null
-            then 100.0 * buffett.numerator_usd_bn / buffett.denominator_usd_bn end as double
+                then 100.0 * buffett.numerator_usd_bn / buffett.denominator_usd_bn
+        end as double
     ) as buffett_indicator_pct,
     cast(buffett.numerator_series_id as varchar) as buffett_numerator_series_id,
     cast(buffett.numerator_usd_bn as double) as buffett_numerator_usd_bn,

@@ -43,8 +43,10 @@ select
     margin_unit,
     coalesce(file_previous_maintenance_margin, lag_maintenance_margin)
         as previous_maintenance_margin,
-    coalesce(previous_unit, case when file_previous_maintenance_margin is not null then margin_unit end)
-        as previous_unit,
+    coalesce(
+        previous_unit,
+        case when file_previous_maintenance_margin is not null then margin_unit end
+    ) as previous_unit,
     previous_effective_date,
     source_file,
     source_mode,

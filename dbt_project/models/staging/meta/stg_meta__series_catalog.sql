@@ -19,6 +19,7 @@ renamed as (
         units,
         stored_units,
         frequency,
+        release_calendar,
         description,
 
         -- numerics

@@ -1,14 +1,27 @@
+from datetime import date
+
 import dagster as dg
+import holidays
 import pandas as pd
 
 from orchestration.lib import warehouse
+from orchestration.lib.calendars import CALENDARS
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.raw_assets import OWNERS
-from orchestration.lib.raw_tables import MARGIN_PRODUCTS, SERIES_CATALOG, UNIT_LABELS
+from orchestration.lib.raw_tables import (
+    CALENDAR_HOLIDAYS,
+    MARGIN_PRODUCTS,
+    SERIES_CATALOG,
+    UNIT_LABELS,
+)
+from orchestration.lib.raw_tables import (
+    CALENDARS as CALENDARS_TABLE,
+)
 from orchestration.lib.settings import load_settings
 
 _KEYS = {
-    t: dg.AssetKey([t.schema, t.table]) for t in (SERIES_CATALOG, UNIT_LABELS, MARGIN_PRODUCTS)
+    t: dg.AssetKey([t.schema, t.table])
+    for t in (SERIES_CATALOG, UNIT_LABELS, MARGIN_PRODUCTS, CALENDARS_TABLE, CALENDAR_HOLIDAYS)
 }
 
 
@@ -17,8 +30,9 @@ _KEYS = {
     specs=[
         dg.AssetSpec(
             key,
-            description=f"{table.table} from orchestration/catalog.yaml, so dbt reads unit "
-            "factors, release lags and staleness limits from the one reviewed file.",
+            description=f"{table.table} from orchestration/catalog.yaml (calendars: generated "
+            "from the `holidays` package, orchestration/lib/calendars.py), so dbt reads unit "
+            "factors, release lags, publisher calendars and staleness limits from one place.",
             group_name="ingestion_catalog",
             kinds={"python", "duckdb"},
             owners=OWNERS,
@@ -51,6 +65,7 @@ def series_catalog(context: dg.AssetExecutionContext):
                 "frequency": s.frequency,
                 "release_lag_days": s.release_lag_days,
                 "release_lag_business": s.release_lag_business,
+                "release_calendar": s.release_calendar,
                 "staleness_days": s.staleness_days,
                 "range_min": s.range[0],
                 "range_max": s.range[1],
@@ -77,7 +92,14 @@ def series_catalog(context: dg.AssetExecutionContext):
             for p, m in catalog.margins.products.items()
         ]
     )
-    frames = {SERIES_CATALOG: series, UNIT_LABELS: units, MARGIN_PRODUCTS: products}
+    calendars, calendar_holidays = calendar_frames()
+    frames = {
+        SERIES_CATALOG: series,
+        UNIT_LABELS: units,
+        MARGIN_PRODUCTS: products,
+        CALENDARS_TABLE: calendars,
+        CALENDAR_HOLIDAYS: calendar_holidays,
+    }
     with warehouse.writer(settings.warehouse_path) as con:
         counts = {
             t: warehouse.replace_all(con, t, f, settings.source_mode) for t, f in frames.items()
@@ -92,3 +114,24 @@ def series_catalog(context: dg.AssetExecutionContext):
         passed=True,
         metadata={"series": len(catalog.series), "unit_labels": len(catalog.unit_labels)},
     )
+
+
+def calendar_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """raw_meta.calendars (one row per calendar and its span) and raw_meta.calendar_holidays."""
+    spans, days = [], []
+    for cal in CALENDARS.values():
+        years = cal.years()
+        spans.append(
+            {
+                "calendar": cal.name,
+                "description": cal.description,
+                "provider": f"{cal.provider} (holidays {holidays.__version__})",
+                "first_date": date(years.start, 1, 1),
+                "last_date": date(years.stop - 1, 12, 31),
+            }
+        )
+        days += [
+            {"calendar": cal.name, "date": day, "holiday_name": name}
+            for day, name in cal.holidays()
+        ]
+    return pd.DataFrame(spans), pd.DataFrame(days)

@@ -42,15 +42,15 @@ observations as (
 
 chosen_numerator as (
 
-    select series_id
+    select preferences.series_id
     from (
         {%- for s in numerators %}
         select '{{ s }}' as series_id, {{ loop.index }} as preference
         {{ "union all" if not loop.last }}
         {%- endfor %}
     ) as preferences
-    where series_id in (select distinct series_id from observations)
-    order by preference
+    where preferences.series_id in (select distinct observations.series_id from observations)
+    order by preferences.preference
     limit 1
 
 ),
@@ -58,15 +58,19 @@ chosen_numerator as (
 inputs as (
 
     select
-        series_id,
-        case when series_id = '{{ denominator }}' then 'denominator' else 'numerator' end as role,
-        published_date,
-        observation_date,
-        value,
-        staleness_days
+        observations.series_id,
+        case
+            when observations.series_id = '{{ denominator }}' then 'denominator'
+            else 'numerator'
+        end as role,
+        observations.published_date,
+        observations.observation_date,
+        observations.value,
+        observations.staleness_days
     from observations
-    where series_id = '{{ denominator }}'
-        or series_id in (select series_id from chosen_numerator)
+    where
+        observations.series_id = '{{ denominator }}'
+        or observations.series_id in (select chosen_numerator.series_id from chosen_numerator)
 
 ),
 
@@ -74,7 +78,7 @@ grid as (
 
     select months.month, months.as_of_date, roles.role
     from months
-    cross join (values ('numerator'), ('denominator')) as roles(role)
+    cross join (values ('numerator'), ('denominator')) as roles (role)
 
 ),
 
@@ -118,7 +122,7 @@ wide as (
 select
     wide.month,
     wide.as_of_date,
-    (select series_id from chosen_numerator) as numerator_series_id,
+    (select chosen_numerator.series_id from chosen_numerator) as numerator_series_id,
     case when not wide.is_numerator_stale then wide.numerator_value end as numerator_usd_bn,
     wide.numerator_date,
     wide.numerator_age_days,

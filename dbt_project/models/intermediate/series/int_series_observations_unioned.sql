@@ -1,5 +1,6 @@
 -- Every observation of every series in one long table, in stored units: FRED, the Treasury
--- DTS, MOF JGB yields, user drops and market closes (value = close). Grain: series x date.
+-- DTS, MOF JGB yields, Shiller's monthly workbook, user drops and market closes (value =
+-- close). Grain: series x date.
 with
 
 fred as (
@@ -20,6 +21,13 @@ mof as (
 
     select series_id, observation_date, value, stored_units, 'mof' as source_system
     from {{ ref('stg_mof__jgb_yields') }}
+
+),
+
+shiller as (
+
+    select series_id, observation_date, value, stored_units, 'shiller' as source_system
+    from {{ ref('stg_shiller__monthly') }}
 
 ),
 
@@ -49,6 +57,8 @@ unioned as (
     select * from treasury
     union all
     select * from mof
+    union all
+    select * from shiller
     union all
     select * from drops
     union all

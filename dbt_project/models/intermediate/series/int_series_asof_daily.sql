@@ -16,9 +16,12 @@ published as (
 
     select series_id, value, observation_date, staleness_days, published_date
     from {{ ref('int_series_observations_published') }}
-    where series_id in (
-        {%- for s in var('pit_daily_series') %}'{{ s }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-    )
+    where
+        series_id in (
+            {%- for s in var('pit_daily_series') %}
+            '{{ s }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
 
 ),
 
@@ -32,9 +35,10 @@ latest_per_publication as (
 
     select *
     from published
-    qualify row_number() over (
-        partition by series_id, published_date order by observation_date desc
-    ) = 1
+    qualify
+        row_number() over (
+            partition by series_id, published_date order by observation_date desc
+        ) = 1
 
 ),
 
@@ -57,7 +61,7 @@ series_days as (
         calendar.date
     from series_bounds
     inner join calendar
-        on calendar.date >= series_bounds.first_published_date
+        on series_bounds.first_published_date <= calendar.date
 
 ),
 

@@ -33,13 +33,21 @@ catalog as (
 
 observations as (
 
-    select series_id, cast(date_trunc('month', observation_date) as date) as month, observation_date, value
+    select
+        series_id,
+        cast(date_trunc('month', observation_date) as date) as month,
+        observation_date,
+        value
     from {{ ref('stg_shiller__monthly') }}
     where series_id in ('SHILLER_PRICE', 'SHILLER_CAPE')
 
     union all
 
-    select series_id, cast(date_trunc('month', observation_date) as date), observation_date, value
+    select
+        series_id,
+        cast(date_trunc('month', observation_date) as date) as month,
+        observation_date,
+        value
     from {{ ref('stg_drops__observations') }}
     where series_id = 'FORWARD_PE'
 
@@ -80,17 +88,26 @@ bounds as (
 
 ),
 
+price_published as (
+
+    -- when each month's price row was public: its catalog release lag on its publisher
+    -- calendar (int_series_observations_published; Shiller rows are dated month start)
+    select observation_date as month, published_date
+    from {{ ref('int_series_observations_published') }}
+    where series_id = 'SHILLER_PRICE'
+
+),
+
 spine as (
 
     select
         cast(r.month as date) as month,
-        cast({{ published_date('r.month', 'price_lag.release_lag_days',
-                               'price_lag.is_release_lag_business') }} as date)
-            as available_date
+        price_published.published_date as available_date
     from bounds,
-        range(bounds.first_month, bounds.last_month + interval 1 month, interval 1 month) as r(month)
-    left join catalog as price_lag
-        on price_lag.series_id = 'SHILLER_PRICE'
+        range(bounds.first_month, bounds.last_month + interval 1 month, interval 1 month)
+            as r (month)
+    left join price_published
+        on cast(r.month as date) = price_published.month
 
 ),
 
@@ -98,7 +115,7 @@ grid as (
 
     select spine.month, s.series_id
     from spine
-    cross join (values ('SHILLER_PRICE'), ('SHILLER_CAPE'), ('FORWARD_PE')) as s(series_id)
+    cross join (values ('SHILLER_PRICE'), ('SHILLER_CAPE'), ('FORWARD_PE')) as s (series_id)
 
 ),
 
@@ -148,7 +165,8 @@ known_earnings as (
         datediff('day', latest_per_publication.month, spine.month) > catalog.staleness_days
             as is_earnings_stale,
         case
-            when datediff('day', latest_per_publication.month, spine.month) <= catalog.staleness_days
+            when datediff('day', latest_per_publication.month, spine.month)
+                <= catalog.staleness_days
                 then latest_per_publication.value
         end as sp500_earnings_ttm
     from spine

@@ -1,7 +1,8 @@
 {{ config(materialized='table') }}
 -- The daily calendar spine: every calendar day from the first publication of any
 -- point-in-time series (var pit_daily_series) to the last publication of any of them, capped
--- at today. Weekends are included (flagged); marts narrow it to their own inputs' range.
+-- at today. Weekends and holidays are included; marts narrow it to their own inputs' range.
+-- Business days depend on the publisher: see int_publisher_calendars.
 with
 
 bounds as {{ series_date_range(var('pit_daily_series')) }},
@@ -19,13 +20,6 @@ calendar as (
     select
         date,
         isodow(date) as iso_day_of_week,
-        isodow(date) <= 5 as is_business_day,
-        -- the last Mon-Fri day of the calendar quarter (US holidays not modelled)
-        date = (
-            last_day(date_trunc('quarter', date) + interval 2 month)
-            - cast(greatest(isodow(last_day(date_trunc('quarter', date) + interval 2 month)) - 5, 0)
-                as integer)
-        ) as is_quarter_end_business_day,
         cast(date_trunc('quarter', date) as date) as quarter_start_date
     from days
 
