@@ -456,6 +456,210 @@ def scorecard_table(con) -> str:
     )
 
 
+# --- what drives the stress score, and why everything fell together --------------------------
+
+# fct_stress_attribution_daily.pillar -> label (the pillar columns without pillar_ and _z)
+PILLAR_LABELS = {
+    col.removeprefix("pillar_").removesuffix("_z"): label for col, label in PILLARS.items()
+}
+SELLOFF_DRIVERS = {  # fct_selloff_drivers.driver -> (label, format of value and threshold)
+    "carry_unwind": ("Carry unwind (USD/JPY 5d)", "{:+.2f} %"),
+    "margin_hike": ("Margin hike", "{:+.1f} %"),
+    "move_z": ("MOVE z", "{:+.2f}"),
+    "sofr_iorb_spread": ("SOFR − IORB", "{:+.0f} bp"),
+    "net_liquidity_change_4w": ("Net liquidity 4w", "{:+,.0f} bn"),
+    "hy_oas_change_5d": ("HY OAS 5d", "{:+.2f} pp"),
+}
+
+
+def _as_of_filter(as_of: date | str | None) -> str:
+    return f" WHERE date <= DATE '{date.fromisoformat(str(as_of))}'" if as_of else ""
+
+
+def attribution_frame(con, as_of: date | str | None = None) -> pd.DataFrame:
+    """The five pillar rows of fct_stress_attribution_daily on its latest day (up to `as_of`)."""
+    return _query(
+        con,
+        "SELECT * FROM marts.fct_stress_attribution_daily WHERE date = (SELECT max(date) FROM "
+        f"marts.fct_stress_attribution_daily{_as_of_filter(as_of)}) ORDER BY pillar_order",
+    )
+
+
+def chart_stress_attribution(frame: pd.DataFrame) -> go.Figure | None:
+    """Two waterfalls: 50 + each pillar's points = the score; the score 20 days ago + each
+    pillar's change = today's score."""
+    if frame.empty:
+        return None
+    day = pd.to_datetime(frame["date"].iloc[0]).date()
+    score = float(frame["stress_score"].iloc[0])
+    labels = [PILLAR_LABELS.get(p, p) for p in frame["pillar"]]
+    has_change = frame["contribution_change_20d"].notna().all()
+    titles = [f"Score on {day}: 50 + pillar contributions"]
+    if has_change:
+        base_day = pd.to_datetime(frame["change_base_date"].iloc[0]).date()
+        titles.append(f"Change since {base_day} (20 business days)")
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
+    fig.add_trace(
+        go.Waterfall(
+            x=["neutral", *labels, "score"],
+            y=[50.0, *frame["contribution_points"], 0.0],
+            measure=["absolute", *["relative"] * len(labels), "total"],
+            name="score",
+            text=["50.0", *(f"{v:+.1f}" for v in frame["contribution_points"]), f"{score:.1f}"],
+        ),
+        row=1,
+        col=1,
+    )
+    if has_change:
+        base = score - float(frame["stress_score_change_20d"].iloc[0])
+        fig.add_trace(
+            go.Waterfall(
+                x=["20 days ago", *labels, "today"],
+                y=[base, *frame["contribution_change_20d"], 0.0],
+                measure=["absolute", *["relative"] * len(labels), "total"],
+                name="20-day change",
+                text=[
+                    f"{base:.1f}",
+                    *(f"{v:+.1f}" for v in frame["contribution_change_20d"]),
+                    f"{score:.1f}",
+                ],
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_yaxes(title_text="stress score points", range=[0, 100])
+    fig.update_layout(
+        title=f"What drives the stress score ({score:.1f} on {day})",
+        height=430,
+        showlegend=False,
+    )
+    return fig
+
+
+def attribution_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return ""
+    head = (
+        "<tr><th>pillar</th><th>z</th><th>counted as (clipped)</th><th>points</th>"
+        "<th>20-day change, points</th></tr>"
+    )
+    rows = [
+        f"<tr><td>{html.escape(PILLAR_LABELS.get(r.pillar, r.pillar))}</td>"
+        f"<td>{_num(r.z, '{:+.2f}', 'missing')}</td><td>{_num(r.z_clipped, '{:+.2f}', '0')}</td>"
+        f"<td>{_num(r.contribution_points, '{:+.1f}')}</td>"
+        f"<td>{_num(r.contribution_change_20d, '{:+.1f}')}</td></tr>"
+        for r in frame.itertuples()
+    ]
+    return (
+        f"<table class='margins'>{head}{''.join(rows)}</table><p class='note'>Each pillar adds "
+        "its clipped z / pillars available × 100 / 6 points to 50; the points add up to the "
+        "score (marts.fct_stress_attribution_daily).</p>"
+    )
+
+
+def drivers_md(row: dict) -> str | None:
+    """One summary bullet: the top drivers of the score and of its 20-day change (dashboard)."""
+    if not row.get("stress_driver_1") or pd.isna(row.get("stress_driver_1")):
+        return None
+
+    def named(pillar_col: str) -> str | None:
+        pillar = row.get(pillar_col)
+        if not pillar or pd.isna(pillar):
+            return None
+        points = _num(row.get(f"{pillar_col}_points"), "{:+.1f}")
+        return f"{PILLAR_LABELS.get(pillar, pillar)} {points}"
+
+    level = ", ".join(filter(None, (named("stress_driver_1"), named("stress_driver_2"))))
+    text = f"- Stress score drivers (points vs 50): {level}"
+    change = ", ".join(
+        filter(None, (named("stress_change_driver_1"), named("stress_change_driver_2")))
+    )
+    if change:
+        text += (
+            f"; 20-day change {_num(row.get('stress_score_change_20d'), '{:+.1f}')} led by {change}"
+        )
+    return text
+
+
+def selloff_drivers_frame(con, days: int = 8, as_of: date | str | None = None) -> pd.DataFrame:
+    """fct_selloff_drivers for the latest `days` selloff / hedge-failure days (up to `as_of`)."""
+    return _query(
+        con,
+        "SELECT * FROM marts.fct_selloff_drivers WHERE date IN (SELECT DISTINCT date FROM "
+        f"marts.fct_selloff_drivers{_as_of_filter(as_of)} ORDER BY date DESC LIMIT {int(days)}) "
+        "ORDER BY date DESC, driver_order",
+    )
+
+
+def selloff_drivers_table(frame: pd.DataFrame) -> str:
+    """One row per selloff day, one cell per driver: the window's value, shaded when active."""
+    if frame.empty:
+        return ""
+    drivers = frame.drop_duplicates("driver").sort_values("driver_order")
+    head = (
+        "<tr><th>day</th><th>flags</th><th>S&amp;P 500</th>"
+        + "".join(
+            f"<th>{html.escape(SELLOFF_DRIVERS.get(d, (d, ''))[0])}</th>" for d in drivers["driver"]
+        )
+        + "</tr>"
+    )
+    rows = []
+    for day, cells in frame.groupby("date", sort=False):
+        first = cells.iloc[0]
+        flags = [
+            name
+            for name, flag in (
+                ("selloff", first["is_synchronized_selloff"]),
+                ("hedge failure", first["is_hedge_failure"]),
+            )
+            if _flag(flag)
+        ]
+        tds = []
+        for r in cells.itertuples():
+            fmt = SELLOFF_DRIVERS.get(r.driver, (r.driver, "{:+.2f}"))[1]
+            title = html.escape(
+                f"threshold {_num(r.threshold, fmt)}; "
+                + (f"{r.detail}; " if isinstance(r.detail, str) else "")
+                + f"active on {r.active_readings} of {r.readings} readings"
+            )
+            style = " style='background:#f9d0d0;font-weight:600'" if _flag(r.is_active) else ""
+            tds.append(f"<td title='{title}'{style}>{_num(r.value, fmt)}</td>")
+        rows.append(
+            f"<tr><td>{pd.to_datetime(day).date()}</td><td>{', '.join(flags)}</td>"
+            f"<td>{_pct(first['equity_return_1d'])}</td>{''.join(tds)}</tr>"
+        )
+    thresholds = "; ".join(
+        f"{SELLOFF_DRIVERS.get(r.driver, (r.driver, ''))[0]} "
+        f"{'≥' if r.threshold_side == 'at_or_above' else '≤'} "
+        f"{_num(r.threshold, SELLOFF_DRIVERS.get(r.driver, (r.driver, '{:+.2f}'))[1])}"
+        for r in drivers.itertuples()
+    )
+    return (
+        f"<h3>Funding drivers of the latest selloff days</h3><table class='margins'>{head}"
+        f"{''.join(rows)}</table><p class='note'>Most stressed reading over the selloff day "
+        f"and the 4 trading days before it; shaded = active. Thresholds: {html.escape(thresholds)}"
+        " (carry unwind also needs US2Y−JP2Y ≤ −10 bp; margin: CME policy hikes only, not the "
+        "daily mechanical resets). marts.fct_selloff_drivers, docs/selloff_drivers.md.</p>"
+    )
+
+
+def latest_selloff_md(frame: pd.DataFrame) -> str | None:
+    """One summary bullet: the latest selloff day and the drivers active around it."""
+    if frame.empty:
+        return None
+    day = frame["date"].max()
+    cells = frame[frame["date"] == day]
+    active = [
+        SELLOFF_DRIVERS.get(d, (d, ""))[0]
+        for d, a in zip(cells["driver"], cells["is_active"], strict=True)
+        if _flag(a)
+    ]
+    return (
+        f"- Latest selloff / hedge-failure day: {pd.to_datetime(day).date()}; funding drivers "
+        f"active in the 5 trading days to it: {', '.join(active) if active else 'none'}"
+    )
+
+
 # --- summary --------------------------------------------------------------------------------
 
 
@@ -543,6 +747,7 @@ def summarize(con, events: pd.DataFrame) -> tuple[str, str]:
         f"- Last 20 trading days: {n_sell} synchronized selloff(s), {n_hedge} hedge failure(s)"
         + (f"; {', '.join(flags)}" if flags else ""),
     ]
+    lines += filter(None, (drivers_md(row), latest_selloff_md(selloff_drivers_frame(con, 1))))
     if not events.empty:
         e = events.iloc[0]
         lines.append(
@@ -610,6 +815,7 @@ def render_html(
     con = duckdb.connect(str(serving_file), read_only=True)
     try:
         events = margin_frame(con)
+        attribution = attribution_frame(con)
         as_of, summary_md = summarize(con, events)
         if input_problems:
             summary_md += f"\n- Inputs: {len(input_problems)} problem(s), see Inputs below"
@@ -618,12 +824,21 @@ def render_html(
             ("Net liquidity vs S&P 500", chart_liquidity_vs_spx(con), ""),
             ("Liquidity pillars and stress regime", chart_pillars(con), ""),
             ("Cross-asset correlation", chart_correlation_heatmap(con), ""),
-            ("Selloff days", chart_selloffs(con), ""),
+            (
+                "Selloff days",
+                chart_selloffs(con),
+                selloff_drivers_table(selloff_drivers_frame(con)),
+            ),
             ("Margin changes", chart_margins(events), _margin_table(events)),
             (
                 "Stress score vs the official indices",
                 chart_stress_vs_official(con),
                 scorecard_table(con),
+            ),
+            (
+                "What drives the stress score",
+                chart_stress_attribution(attribution),
+                attribution_table(attribution),
             ),
         ]
     finally:

@@ -16,3 +16,14 @@ def dbt_manifest_path():
     project.preparer.prepare(project)
     assert project.manifest_path.exists(), f"dbt parse wrote no manifest at {project.manifest_path}"
     return project.manifest_path
+
+
+@pytest.fixture(scope="module")
+def snapshot_con(snapshot_build):
+    """A read-only connection to the session's snapshot build (tests/conftest.py)."""
+    import duckdb
+
+    warehouse, _ = snapshot_build
+    connection = duckdb.connect(str(warehouse / "crosswind.duckdb"), read_only=True)
+    yield connection
+    connection.close()
