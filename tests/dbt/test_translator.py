@@ -94,7 +94,7 @@ def test_model_keys_groups_and_owners(dbt_manifest_path):
         ["marts", "fct_liquidity_pillars_daily"],
         ["marts", "fct_labor_monthly"],
         ["marts", "mart_market_dashboard_daily"],
-        ["intermediate", "int_series_asof_daily"],
+        ["intermediate", "int_fred__series_asof_daily"],
         ["staging", "stg_fred__observations"],
     ):
         spec = by_key[dg.AssetKey(key)]
