@@ -171,3 +171,20 @@ def test_a_runs_newer_parse_state_becomes_the_next_runs_seed(tmp_path):
     # A run that wrote no parse state (failed early) leaves the seed alone.
     assert not keep_partial_parse(tmp_path / "missing", project_target)
     assert kept.read_bytes() == b"new"
+
+
+def test_every_raw_table_tested_in_dbt_gets_real_asset_checks(dbt_manifest_path):
+    """dagster-dbt makes a source's tests asset checks only when some model reads the source;
+    otherwise their results arrive as bare observations. raw_fred/series_metadata is read by
+    stg_fred__series_metadata, so its source tests are checks like every other raw table's."""
+    from orchestration.defs.transform.assets import crosswind_dbt_models
+
+    manifest = json.loads(dbt_manifest_path.read_text())
+    tested = {
+        dg.AssetKey([node["source_name"], node["name"]])
+        for uid, node in manifest["sources"].items()
+        if any(child.startswith("test.") for child in manifest["child_map"].get(uid, []))
+    }
+    checked = {key.asset_key for key in crosswind_dbt_models.check_keys}
+    assert dg.AssetKey(["raw_fred", "series_metadata"]) in tested
+    assert tested <= checked, f"source tests without asset checks: {sorted(tested - checked)}"
