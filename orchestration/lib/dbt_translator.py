@@ -25,6 +25,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+# dagster-dbt puts the DbtProject object in every asset's metadata, which the UI can only show as
+# "[DbtProject] (unserializable)". Dropped: without it dagster-dbt runs dbt in the resource's
+# project_dir, which is the same project (it only loses a selectors.yml shortcut for subsets
+# of more than 200 nodes). The manifest and translator entries stay (the UI hides them).
+PROJECT_METADATA_KEY = "dagster_dbt/project"
 # Says how a check is implemented (dbt test, Great Expectations, Python): the same key on the
 # raw assets' gates (orchestration/lib/raw_assets.py).
 ENGINE_METADATA_KEY = "engine"
@@ -61,6 +66,10 @@ class CrosswindDbtTranslator(DagsterDbtTranslator):
         project: DbtProject | None,
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        if PROJECT_METADATA_KEY in spec.metadata:
+            spec = spec.replace_attributes(
+                metadata={k: v for k, v in spec.metadata.items() if k != PROJECT_METADATA_KEY}
+            )
         props = self.get_resource_props(manifest, unique_id)
         layer = layer_of(props)
         if layer is None:
