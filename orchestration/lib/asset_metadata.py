@@ -25,6 +25,8 @@ from orchestration.lib.raw_tables import DATABASE, RawTable
 ROW_COUNT = "dagster/row_count"
 FIRST_DATE = "first_date"
 LAST_DATE = "last_date"
+# On every asset check: what implements it (a dbt test, Great Expectations, pandas, Python).
+ENGINE = "engine"
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,13 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+from orchestration.lib.asset_metadata import ENGINE
+
 # dagster-dbt puts the DbtProject object in every asset's metadata, which the UI can only show as
 # "[DbtProject] (unserializable)". Dropped: without it dagster-dbt runs dbt in the resource's
 # project_dir, which is the same project (it only loses a selectors.yml shortcut for subsets
 # of more than 200 nodes). The manifest and translator entries stay (the UI hides them).
 PROJECT_METADATA_KEY = "dagster_dbt/project"
-# Says how a check is implemented (dbt test, Great Expectations, Python): the same key on the
-# raw assets' gates (orchestration/lib/raw_assets.py).
-ENGINE_METADATA_KEY = "engine"
 
 LAYERS = ("staging", "intermediate", "marts")
 DEFAULT_OWNERS = ("team:analytics",)
@@ -98,7 +97,7 @@ class CrosswindDbtTranslator(DagsterDbtTranslator):
             blocking=spec.blocking,
             metadata={
                 **spec.metadata,
-                ENGINE_METADATA_KEY: f"dbt test ({kind})" if kind else "dbt test (singular)",
+                ENGINE: f"dbt test ({kind})" if kind else "dbt test (singular)",
             },
             automation_condition=spec.automation_condition,
         )

@@ -23,17 +23,18 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.lib import clock, warehouse
-from orchestration.lib.asset_metadata import raw_definition_metadata, raw_stats
+from orchestration.lib.asset_metadata import ENGINE, raw_definition_metadata, raw_stats
 from orchestration.lib.catalog import Catalog, load_catalog
 from orchestration.lib.errors import SourceError
 from orchestration.lib.quality import (
     AFTER_WRITE,
     CHECKS,
+    CheckSpec,
     FlaggedPeriod,
     Outcome,
     Stored,
+    data_age_within_limit,
     dropped_rows,
-    freshness,
     source_not_frozen,
     stuck_outcome,
     stuck_periods,
@@ -61,10 +62,23 @@ class IngestConfig(dg.Config):
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The gates of a raw asset, each saying what implements it and when it runs."""
     return [
-        dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description)
+        dg.AssetCheckSpec(
+            c.name,
+            asset=key,
+            blocking=c.blocking,
+            description=f"{c.description} [{c.engine}, {_when(c)}]",
+            metadata={ENGINE: c.engine, "runs": _when(c)},
+        )
         for c in CHECKS
     ]
+
+
+def _when(check: CheckSpec) -> str:
+    if check.name in AFTER_WRITE:
+        return "after the write, warns"
+    return "on the batch before the write, blocks it"
 
 
 def to_check_result(key: dg.AssetKey, outcome: Outcome) -> dg.AssetCheckResult:
@@ -277,7 +291,7 @@ def run_raw_ingestion(
         # Replay and sample replay a fixed past: judge them as of the newest observation the
         # warehouse holds from any source, not against today's calendar.
         as_of = day if settings.source_mode == "live" else warehouse.newest_date(con, day)
-        outcomes.append(freshness(last_after, tracked, as_of, source))
+        outcomes.append(data_age_within_limit(last_after, tracked, as_of, source))
         # What the source publishes now, where it says (Batch.newest): a frozen copy must show
         # even when the warehouse already holds newer rows from an earlier, current copy.
         outcomes.append(source_not_frozen({**last_after, **batch.newest}, tracked, as_of, source))

@@ -5,7 +5,7 @@ import holidays
 import pandas as pd
 
 from orchestration.lib import warehouse
-from orchestration.lib.asset_metadata import raw_definition_metadata, raw_stats
+from orchestration.lib.asset_metadata import ENGINE, raw_definition_metadata, raw_stats
 from orchestration.lib.calendars import CALENDARS
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.raw_assets import OWNERS
@@ -46,7 +46,9 @@ _KEYS = {
             "catalog_valid",
             asset=_KEYS[SERIES_CATALOG],
             blocking=True,
-            description="The catalog parses, every series id is safe, every units label is known.",
+            description="The catalog parses, every series id is safe, every units label is "
+            "known [Python: orchestration/lib/catalog.py, before the write, blocks it].",
+            metadata={ENGINE: "Python", "runs": "before the write, blocks it"},
         )
     ],
     pool="duckdb_write",
