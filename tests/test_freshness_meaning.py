@@ -57,7 +57,7 @@ def test_raw_gates_say_which_are_great_expectations(graph):
     }
     spec = graph.get_check_spec(dg.AssetCheckKey(fred, "unique_keys"))
     assert spec.description.endswith(
-        "[Great Expectations, on the batch before the write, blocks it]"
+        "[Great Expectations, on the batch before the write; an ERROR blocks it]"
     )
     # dbt tests on the same raw asset say they are dbt tests
     dbt_engines = {

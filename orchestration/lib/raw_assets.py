@@ -78,7 +78,7 @@ def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 def _when(check: CheckSpec) -> str:
     if check.name in AFTER_WRITE:
         return "after the write, warns"
-    return "on the batch before the write, blocks it"
+    return "on the batch before the write; an ERROR blocks it"
 
 
 def to_check_result(key: dg.AssetKey, outcome: Outcome) -> dg.AssetCheckResult:

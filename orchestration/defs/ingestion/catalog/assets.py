@@ -47,8 +47,8 @@ _KEYS = {
             asset=_KEYS[SERIES_CATALOG],
             blocking=True,
             description="The catalog parses, every series id is safe, every units label is "
-            "known [Python: orchestration/lib/catalog.py, before the write, blocks it].",
-            metadata={ENGINE: "Python", "runs": "before the write, blocks it"},
+            "known [Python (orchestration/lib/catalog.py), before the write; a failure blocks it].",
+            metadata={ENGINE: "Python", "runs": "before the write; a failure blocks it"},
         )
     ],
     pool="duckdb_write",
