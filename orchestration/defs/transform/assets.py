@@ -2,13 +2,14 @@
 
 dbt tests are asset checks (tests on sources attach to the raw Python assets), and because the
 command is `dbt build`, a failing test skips every model downstream of it and fails the step.
+Every table dbt built gets its row count and date range (orchestration/lib/asset_metadata.py).
 """
 
 import importlib.metadata
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import Field
 
 from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
+from orchestration.lib.asset_metadata import dbt_table_stats, dbt_tables
 from orchestration.lib.dbt_translator import build_dbt_args, make_translator
 from orchestration.lib.settings import load_settings
 
@@ -78,7 +80,8 @@ class CrosswindDbtCliResource(DbtCliResource):
     """dagster-dbt's CLI resource minus two start-up costs this project does not use (~3 s a run,
     measured in bench/): a `dbt --version` subprocess to learn the version (read from the
     installed package instead), and an in-process dbt adapter that only fetch_row_counts /
-    fetch_column_metadata need (the adapter argument is optional in dagster-dbt)."""
+    fetch_column_metadata need (the adapter argument is optional in dagster-dbt). Row counts
+    come from one query after the build instead (with_table_stats)."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -111,11 +114,53 @@ def crosswind_dbt_models(
             invocation = dbt.cli(
                 build_dbt_args(exclude=DAILY_BUILD_EXCLUDE, dbt_vars=cli_vars), context=context
             )
-            yield from invocation.stream()
+            yield from with_table_stats(
+                invocation.stream(), invocation.manifest, settings.warehouse_path, context.log
+            )
             if not cli_vars:
                 keep_partial_parse(Path(invocation.target_path), target)
         finally:
             prune_run_targets(target, f"{context.op_def.name}-")
+
+
+def with_table_stats(events, manifest: Mapping, warehouse_path: Path, log) -> Iterator:
+    """The dbt events, each table's materialization with its row count and date range.
+
+    DuckDB lets no other process read the file while dbt writes it, so the numbers come from
+    one query after dbt exits: the events are held until then (logs still stream) and yielded
+    in their order, so every check result still follows its asset's materialization. A failed
+    build yields what it did build, then raises. A failed query only costs the numbers."""
+    held, error = [], None
+    try:
+        for event in events:
+            held.append(event)
+    except Exception as exc:  # a failed model or test: record what was built, then fail
+        error = exc
+    built = {
+        i: str(_metadata_value(event.metadata.get("unique_id")))
+        for i, event in enumerate(held)
+        if isinstance(event, dg.Output | dg.AssetMaterialization)
+    }
+    stats = {}
+    try:
+        tables = dbt_tables(manifest, list(built.values()))
+        if tables:
+            con = warehouse.connect(warehouse_path, read_only=True)
+            try:
+                stats = dbt_table_stats(con, tables)
+            finally:
+                con.close()
+    except Exception as exc:
+        log.warning(f"row counts and date ranges not recorded: {exc}")
+    for i, event in enumerate(held):
+        found = stats.get(built.get(i))
+        yield event.with_metadata({**event.metadata, **found.metadata()}) if found else event
+    if error is not None:
+        raise error
+
+
+def _metadata_value(value):
+    return getattr(value, "value", value)
 
 
 # The marts (dbt folder models/marts): what the serving copy publishes and waits for.
