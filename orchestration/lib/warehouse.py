@@ -518,7 +518,9 @@ def flagged_periods(con: duckdb.DuckDBPyConnection, table: RawTable, kind: str) 
             "WHERE table_name = ? AND kind = ? ORDER BY series_id, period_start",
             [table.qualified, kind],
         ).fetchall()
-    except duckdb.CatalogException:
+    # No table yet. DuckDB may say so as an InvalidInputException: its replacement scan then
+    # finds this very function, a Python object named like the missing table.
+    except (duckdb.CatalogException, duckdb.InvalidInputException):
         return []
 
 
