@@ -57,7 +57,7 @@ def collect(instance, run, run_failure_message: str, warehouse_dir: Path) -> Fai
             continue
         if event.event_type == DagsterEventType.STEP_FAILURE:
             error = getattr(event.event_specific_data, "error", None)
-            message = error.message.strip() if error is not None else (event.message or "")
+            message = _error_text(error) if error is not None else (event.message or "")
             message = _ANSI.sub("", message)
             user = getattr(event.event_specific_data, "user_failure_data", None)
             failed_steps.append(
@@ -82,7 +82,7 @@ def collect(instance, run, run_failure_message: str, warehouse_dir: Path) -> Fai
                         "description": _ANSI.sub("", evaluation.description or ""),
                     }
                 )
-    skipped += [step for step in _planned_steps(instance, run) if step not in started]
+    skipped += [step for step in planned_steps(instance, run) if step not in started]
     serving = warehouse_dir / SERVING_FILE
     serving_note = (
         f"{serving} left as published at "
@@ -111,7 +111,15 @@ def _failed_at(instance, run_id: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _planned_steps(instance, run) -> list[str]:
+def _error_text(error) -> str:
+    """What the asset raised: Dagster wraps it in a DagsterExecutionStepExecutionError whose
+    own message only names the op."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return error.message.strip()
+
+
+def planned_steps(instance, run) -> list[str]:
     """Steps the run meant to execute (those never started were abandoned by the failure)."""
     if run.step_keys_to_execute:
         return list(run.step_keys_to_execute)

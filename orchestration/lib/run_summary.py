@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.lib.failures import FAILURES_DIR, LATEST, collect
+from orchestration.lib.failures import FAILURES_DIR, LATEST, collect, planned_steps
 from orchestration.lib.raw_tables import FRED_METADATA, SOURCE_TABLES, RawTable
 from orchestration.sources.registry import SOURCES
 
@@ -23,6 +23,8 @@ RAW_TABLES: dict[str, tuple[RawTable, ...]] = {
     source: (table, FRED_METADATA) if source == "fred" else (table,)
     for source, table in SOURCE_TABLES.items()
 }
+# Each source's step in a run (its multi-asset's name).
+SOURCE_STEPS = {source: f"{t.schema}__{t.table}" for source, t in SOURCE_TABLES.items()}
 
 
 @dataclass
@@ -47,6 +49,16 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)  # "asset :: check: description"
     run_failure: str = ""  # why the run failed when no step did (e.g. before the first step)
     not_run: list[str] = field(default_factory=list)  # steps the failure kept from running
+    planned: set[str] = field(default_factory=set)  # the run's steps (empty: not known)
+
+    def plans(self, step: str) -> bool:
+        return not self.planned or step in self.planned
+
+    @property
+    def plans_dbt(self) -> bool:
+        """Whether the run has a step that is neither a raw source nor serving (the dbt one)."""
+        others = self.planned - set(SOURCE_STEPS.values())
+        return not self.planned or any(not s.startswith("serving__") for s in others)
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -70,6 +82,7 @@ def read_run(instance, run_id: str, warehouse_dir: Path) -> RunOutcome:
         for key in ((table.schema, table.table), f"{table.schema}__{table.table}")
     }
     outcome.run_id, outcome.success, outcome.status = run.run_id, run.is_success, run.status.value
+    outcome.planned = set(planned_steps(instance, run))
     for record in instance.all_logs(run.run_id):
         event = record.dagster_event
         if event is None:
@@ -127,9 +140,12 @@ def expected_marts() -> list[str]:
 
 def source_lines(outcome: RunOutcome, extra: Mapping[str, str] | None = None) -> list[str]:
     """One line per source: rows loaded, checks passed/warned/failed (and `extra`'s column)."""
+    sources = [s for s in SOURCES if outcome.plans(SOURCE_STEPS[s])]
+    if not sources:
+        return []
     header = f"{'source':<9} {'rows':>9}  {'checks p/w/f':<13}"
     lines = [(header + (" requests served (from where)" if extra is not None else "")).rstrip()]
-    for source in SOURCES:
+    for source in sources:
         stats = outcome.sources[source]
         checks = "/".join(str(stats.checks[v]) for v in VERDICTS)
         rows = f"{stats.rows_in_batch:,}" if stats.materialized else "-"
@@ -155,16 +171,17 @@ def closing_lines(
     from orchestration.lib.serving import exports_path, serving_path
 
     lines = []
-    missing = sorted(set(outcome.marts_expected) - set(outcome.marts_built))
-    marts = f"{len(set(outcome.marts_built))} of {len(outcome.marts_expected)} marts built"
-    if missing:
-        shown = ", ".join(missing[:8]) + (
-            f", ... ({len(missing)} in all)" if len(missing) > 8 else ""
-        )
-        marts += f" (not built: {shown})"
     checks = "/".join(str(outcome.other_checks[v]) for v in VERDICTS)
-    lines.append(f"dbt       {marts}")
-    lines.append(f"          other checks (dbt tests, catalog) passed/warned/failed: {checks}")
+    if outcome.plans_dbt:
+        missing = sorted(set(outcome.marts_expected) - set(outcome.marts_built))
+        marts = f"{len(set(outcome.marts_built))} of {len(outcome.marts_expected)} marts built"
+        if missing:
+            more = f", ... ({len(missing)} in all)" if len(missing) > 8 else ""
+            marts += f" (not built: {', '.join(missing[:8])}{more})"
+        lines.append(f"dbt       {marts}")
+        lines.append(f"          other checks (dbt tests, catalog) passed/warned/failed: {checks}")
+    else:
+        lines.append(f"checks    passed/warned/failed: {checks}")
     lines.extend(f"          FAILED: {failure}" for failure in outcome.other_failures)
     verdict = "succeeded" if ok else "FAILED"
     run = outcome.run_id[:8] if outcome.run_id else "(no run recorded)"
