@@ -29,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,6 @@ from orchestration.lib.errors import CrosswindError
 from orchestration.lib.run_summary import RunOutcome, closing_lines, read_run, source_lines
 from orchestration.lib.settings import REPO_ROOT, Settings, load_settings
 
-DEFAULT_JOB = "refresh_job"
 LOGS_DIR = "logs"
 KEEP_LOGS = 50  # run logs kept under <warehouse>/logs (the oldest go first)
 POLL_SECONDS = 0.5  # how often the parent reads the run's new step events
@@ -205,7 +205,7 @@ def launch(
             stderr=subprocess.STDOUT,
             process_group=0,
         )
-        with _forwarding_signals(proc):
+        with _ForwardSignals(proc):
             _follow(instance, run_id, proc, out)
         seconds = time.monotonic() - started
         run = instance.get_run_by_id(run_id)
@@ -223,8 +223,9 @@ def launch(
     return Launched(run_id, outcome, proc.returncode, log_path, seconds, home, record_path)
 
 
-class _forwarding_signals:
-    """While the child runs, SIGINT and SIGTERM sent here are passed on to it as SIGINT."""
+class _ForwardSignals:
+    """While the child runs, SIGINT and SIGTERM sent here are passed on to it as SIGINT
+    (signal handlers can only be set from the main thread: elsewhere this does nothing)."""
 
     def __init__(self, proc: subprocess.Popen):
         self.proc = proc
@@ -235,6 +236,8 @@ class _forwarding_signals:
             self.proc.send_signal(signal.SIGINT)
 
     def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.previous[sig] = signal.signal(sig, self._forward)
         return self
@@ -285,7 +288,11 @@ def run_command(job: str, out: Callable[[str], None], err: Callable[[str], None]
     tags = settings.run_tags()
     out(f"crosswind run: {job}, mode {settings.source_mode}, snapshot {tags['crosswind/snapshot']}")
     out(f"  warehouse {settings.warehouse_dir}")
-    launched = launch(job, settings, env, out=out)
+    try:
+        launched = launch(job, settings, env, out=out)
+    except OSError as exc:  # an unwritable warehouse or Dagster home: one line, no traceback
+        err(f"crosswind run: cannot write {exc.filename or settings.warehouse_dir}: {exc.strerror}")
+        return 1
     if launched.outcome.run_id is None:  # the child failed before it could create the run
         err(f"crosswind run: {job} did not start: {last_line(launched.log_path)}")
         err(f"  full log: {launched.log_path}")
