@@ -14,6 +14,7 @@ import pytest
 from orchestration.defs.ingestion.fred.assets import fred_observations
 from orchestration.lib.quality import CHECKS
 from tests.support.catalog import catalog_requiring
+from tests.support.resources import crosswind_resources
 
 WALCL = ["2026-01-07,6580000", "2026-01-14,6590000", "2026-01-21,6600000", "2026-01-28,6610000"]
 RRP = ["2026-01-26,5.1", "2026-01-27,.", "2026-01-28,4.9"]
@@ -38,7 +39,9 @@ def replay_env(tmp_path, warehouse_env, monkeypatch):
 
 
 def _materialize():
-    return dg.materialize([fred_observations], raise_on_error=False)
+    return dg.materialize(
+        [fred_observations], raise_on_error=False, resources=crosswind_resources()
+    )
 
 
 def _checks(result) -> dict[str, bool]:

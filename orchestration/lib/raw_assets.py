@@ -41,7 +41,7 @@ from orchestration.lib.quality import (
     validate_batch,
 )
 from orchestration.lib.raw_tables import SOURCE_TABLES, RawTable
-from orchestration.lib.settings import Settings, load_settings
+from orchestration.lib.settings import CrosswindSettings, Settings
 from orchestration.lib.source_rules import DEFAULT_RULES, SourceRules, Tracked
 from orchestration.sources.base import Batch
 from orchestration.sources.registry import make_source
@@ -375,14 +375,14 @@ def build_raw_asset(
             )
         )
 
-    def _ingest(context, config: IngestConfig):
-        yield from run_raw_ingestion(
-            context, source, table, key, load_catalog(), load_settings(), rules, config
-        )
+    def _ingest(context, config: IngestConfig, settings: CrosswindSettings):
+        resolved = settings.resolve()
+        catalog = load_catalog(resolved.catalog_path)
+        yield from run_raw_ingestion(context, source, table, key, catalog, resolved, rules, config)
 
-    # Dagster reads the config class from the annotation, which this module's postponed
-    # annotations leave as a string.
-    _ingest.__annotations__["config"] = IngestConfig
+    # Dagster reads the config and resource classes from the annotations, which this module's
+    # postponed annotations leave as strings.
+    _ingest.__annotations__.update(config=IngestConfig, settings=CrosswindSettings)
     return dg.multi_asset(
         name=f"{table.schema}__{table.table}",
         specs=specs,

@@ -1,4 +1,9 @@
-"""What every run does first: fail runs whose process died, and clean up after a killed publish.
+"""What every run does first: say its settings, fail runs whose process died, clean up after a
+killed publish.
+
+Every run, however it was launched (UI, schedule, `crosswind run`, `dg launch`), is tagged with
+its mode, snapshot and warehouse (`Settings.run_tags`) from its own settings resource, so the
+run list says which data a run used.
 
 A run killed with SIGKILL (or by the OOM killer, or a reboot) cannot report its own end: Dagster
 keeps it STARTED forever, and the daemon's run monitoring cannot tell, because the default run
@@ -23,7 +28,7 @@ import dagster as dg
 
 from orchestration.lib import serving, warehouse
 from orchestration.lib.errors import CrosswindError
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import RESOURCE_KEY, CrosswindSettings, Settings
 
 log = logging.getLogger("crosswind.recovery")
 
@@ -94,7 +99,30 @@ def fail_abandoned_runs(instance: dg.DagsterInstance, current_run_id: str) -> li
     return failed
 
 
-def recover_at_run_start(instance: dg.DagsterInstance, run_id: str, logger=log) -> None:
+def run_settings(plan_context) -> Settings:
+    """The run's settings resource as its run config resolved it (EnvVars read, Launchpad
+    overrides applied)."""
+    from dagster._core.system_config.objects import ResolvedRunConfig
+
+    job_def = plan_context.job.get_definition()
+    resolved = ResolvedRunConfig.build(job_def, plan_context.run_config)
+    config = resolved.resources.get(RESOURCE_KEY)
+    if config is None:  # a job without the resource (tests' stand-in assets): the environment
+        return CrosswindSettings.from_values().resolve()
+    return CrosswindSettings(**(config.config or {})).resolve()
+
+
+def tag_run(instance: dg.DagsterInstance, run_id: str, settings: Settings) -> None:
+    """Add the settings' tags to the run, keeping any the launcher already set."""
+    run = instance.get_run_by_id(run_id)
+    wanted = settings.run_tags()
+    if run is not None and any(run.tags.get(k) != v for k, v in wanted.items()):
+        instance.add_run_tags(run_id, wanted)
+
+
+def recover_at_run_start(
+    instance: dg.DagsterInstance, run_id: str, settings: Settings, logger=log
+) -> None:
     """Never stops the run it starts: anything unexpected is logged and the run goes on."""
     try:
         for abandoned in fail_abandoned_runs(instance, run_id):
@@ -104,7 +132,6 @@ def recover_at_run_start(instance: dg.DagsterInstance, run_id: str, logger=log) 
     except Exception as exc:  # the instance is the user's: never fail a run over it
         logger.warning(f"could not check for abandoned runs: {type(exc).__name__}: {exc}")
     try:
-        settings = load_settings()
         with warehouse.write_lock(settings.warehouse_path, timeout_s=0):
             removed = serving.clean_leftovers(settings.warehouse_dir)
         if removed:
@@ -128,7 +155,10 @@ class _RecoveringExecutor(dg.Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan):
-        recover_at_run_start(plan_context.instance, plan_context.run_id, plan_context.log)
+        # Bad settings (an unknown mode...) fail here, before any step, in one clear line.
+        settings = run_settings(plan_context)
+        tag_run(plan_context.instance, plan_context.run_id, settings)
+        recover_at_run_start(plan_context.instance, plan_context.run_id, settings, plan_context.log)
         yield from self._inner.execute(plan_context, execution_plan)
 
 
@@ -139,6 +169,7 @@ crosswind_executor = dg.ExecutorDefinition(
     executor_creation_fn=lambda context: _RecoveringExecutor(
         dg.in_process_executor.executor_creation_fn(context)
     ),
-    description="Dagster's in-process executor; before the first step it marks runs whose "
-    "process died as failed and removes what an interrupted publish left.",
+    description="Dagster's in-process executor; before the first step it tags the run with its "
+    "settings (crosswind/mode, snapshot, warehouse), marks runs whose process died as failed "
+    "and removes what an interrupted publish left.",
 )

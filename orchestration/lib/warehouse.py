@@ -25,10 +25,10 @@ import pandas as pd
 
 from orchestration.lib.errors import CrosswindError, WarehouseBusy, WarehouseUnwritable
 from orchestration.lib.raw_tables import ALL_TABLES, SOURCE_TABLES, RawTable
+from orchestration.lib.settings import lock_timeout_s
 
 log = logging.getLogger("crosswind.warehouse")
 
-LOCK_TIMEOUT_S = float(os.environ.get("CROSSWIND_LOCK_TIMEOUT", "600"))
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 _NO_SPACE_TEXT = ("No space left on device", "Disk quota exceeded", "database or disk is full")
@@ -36,8 +36,9 @@ _READ_ONLY_TEXT = ("Read-only file system", "Permission denied")
 
 
 @contextmanager
-def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the warehouse's exclusive write lock; wait up to `timeout_s`, then refuse clearly.
+def write_lock(warehouse_path: Path, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's exclusive write lock; wait up to `timeout_s` (default: the setting
+    CROSSWIND_LOCK_TIMEOUT, read now), then refuse clearly.
 
     A holder that is not the process that took the lock (a child that inherited it, left
     running after its parent was killed) is refused at once: waiting would not end. A full
@@ -54,7 +55,7 @@ def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
             raise
         raise clear from clear.__cause__
     try:
-        _acquire(handle, lock_path, timeout_s)
+        _acquire(handle, lock_path, lock_timeout_s() if timeout_s is None else timeout_s)
         try:
             handle.seek(0)
             handle.truncate()
@@ -517,7 +518,9 @@ def flagged_periods(con: duckdb.DuckDBPyConnection, table: RawTable, kind: str) 
             "WHERE table_name = ? AND kind = ? ORDER BY series_id, period_start",
             [table.qualified, kind],
         ).fetchall()
-    except duckdb.CatalogException:
+    # No table yet. DuckDB may say so as an InvalidInputException: its replacement scan then
+    # finds this very function, a Python object named like the missing table.
+    except (duckdb.CatalogException, duckdb.InvalidInputException):
         return []
 
 

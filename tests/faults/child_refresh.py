@@ -50,8 +50,11 @@ def main() -> int:
     import dagster as dg
 
     from tests.faults.harness import ASSETS, failure_text
+    from tests.support.resources import crosswind_resources
 
-    result = dg.materialize([ASSETS[sys.argv[1]]], raise_on_error=False)
+    result = dg.materialize(
+        [ASSETS[sys.argv[1]]], raise_on_error=False, resources=crosswind_resources()
+    )
     sys.stdout.write(json.dumps({"success": result.success, "failure": failure_text(result)}))
     sys.stdout.write("\n")
     return 0 if result.success else 1

@@ -35,6 +35,7 @@ from orchestration.lib import serving, warehouse
 from orchestration.lib.raw_tables import CME, FRED, MOF, TREASURY
 from orchestration.lib.settings import load_settings
 from tests.support.catalog import catalog_requiring
+from tests.support.resources import crosswind_resources
 
 ASSETS = {
     "fred": fred_observations,
@@ -148,7 +149,13 @@ def run(
     assets = [ASSETS[source]]
     if downstream:
         assets += [fault_rollup, fault_serving_copy]
-    return dg.materialize(assets, raise_on_error=False, instance=instance, run_config=run_config)
+    return dg.materialize(
+        assets,
+        raise_on_error=False,
+        instance=instance,
+        run_config=run_config,
+        resources=crosswind_resources(),
+    )
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:

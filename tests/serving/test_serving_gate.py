@@ -16,6 +16,7 @@ from orchestration.defs.serving.assets import REPORT_KEY, SERVING_KEY, daily_rep
 from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import serving
 from tests.serving.synthetic_marts import build_synthetic_warehouse, marts_state
+from tests.support.resources import crosswind_resources
 
 pytestmark = pytest.mark.slow
 CHECK = "stand_in_range_test"
@@ -64,7 +65,13 @@ def test_failing_check_keeps_serving_copy_and_writes_failure_record(warehouse_en
             serving_copy,
             daily_report,
         ]
-        return dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False)
+        return dg.materialize(
+            assets,
+            instance=instance,
+            selection=selection,
+            raise_on_error=False,
+            resources=crosswind_resources(),
+        )
 
     # 1. all checks pass: published, report written
     first = run(1, True)
@@ -87,6 +94,7 @@ def test_failing_check_keeps_serving_copy_and_writes_failure_record(warehouse_en
         dagster_instance=instance,
         dagster_run=second.dagster_run,
         dagster_event=next(e for e in second.all_events if e.event_type == RUN_FAILURE),
+        resources=crosswind_resources(),
     ).for_run_failure()
     failure_record_sensor(context)
     records = list((wh / "failures").glob("*.json"))

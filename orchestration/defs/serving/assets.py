@@ -11,7 +11,7 @@ from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import report as report_lib
 from orchestration.lib import serving
 from orchestration.lib.raw_assets import SYNTHETIC_NOTE, input_problems
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import CrosswindSettings
 
 SERVING_KEY = dg.AssetKey(["serving", "duckdb"])
 REPORT_KEY = dg.AssetKey(["serving", "daily_report"])
@@ -69,8 +69,10 @@ def _tables_md(result: serving.PublishResult) -> str:
         )
     ],
 )
-def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = load_settings()
+def serving_copy(
+    context: dg.AssetExecutionContext, settings: CrosswindSettings
+) -> dg.MaterializeResult:
+    settings = settings.resolve()
     checks = _upstream_check_keys(context)
     failed = serving.failed_blocking_checks(context.instance, checks)
     if failed:
@@ -139,8 +141,10 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     "z-scores and stress regime, the cross-asset correlation heatmap and selloff days, and "
     "recent margin changes with what followed. Reads the published serving copy.",
 )
-def daily_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = load_settings()
+def daily_report(
+    context: dg.AssetExecutionContext, settings: CrosswindSettings
+) -> dg.MaterializeResult:
+    settings = settings.resolve()
     written = report_lib.write_report(
         serving.serving_path(settings.warehouse_dir),
         settings.warehouse_dir / "reports",

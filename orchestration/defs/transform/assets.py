@@ -23,9 +23,10 @@ from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
 from orchestration.lib.asset_metadata import dbt_table_stats, dbt_tables
 from orchestration.lib.dbt_translator import build_dbt_args, make_translator
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import CrosswindSettings
 
-WAREHOUSE_ENV = "CROSSWIND_WAREHOUSE_DIR"
+# What dbt_project/profiles.yml reads: settings the dbt subprocess needs, from the resource.
+DBT_SETTINGS = ("warehouse_dir", "dbt_target")
 # dbt unit tests check the SQL logic on fixed inputs, not the data: they run in `make test`
 # (tests/dbt), where the code changes, not in every daily build (~10% of its dbt time).
 DAILY_BUILD_EXCLUDE = ("resource_type:unit_test",)
@@ -41,17 +42,29 @@ if not _project.manifest_path.exists():
 
 
 @contextmanager
-def _dbt_env(name: str, value: str) -> Iterator[None]:
-    """Set one variable for the dbt subprocess (DbtCliResource passes os.environ through)."""
-    previous = os.environ.get(name)
-    os.environ[name] = value
+def _dbt_env(values: dict[str, str]) -> Iterator[None]:
+    """Set variables for the dbt subprocess (DbtCliResource passes os.environ through)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_environment(settings: CrosswindSettings) -> dict[str, str]:
+    """The variables profiles.yml reads, as this run's settings resource holds them."""
+    resolved = settings.resolve()
+    variables = CrosswindSettings.variables()
+    values = {
+        name: str(resolved.warehouse_dir) if name == "warehouse_dir" else settings.text(name)
+        for name in DBT_SETTINGS
+    }
+    return {variables[name]: value for name, value in values.items() if value}
 
 
 class DbtBuildConfig(dg.Config):
@@ -99,14 +112,16 @@ class CrosswindDbtCliResource(DbtCliResource):
     pool="duckdb_write",
 )
 def crosswind_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: DbtBuildConfig,
+    settings: CrosswindSettings,
 ):
     """Staging views, intermediate alignment and the marts BI reads, built with `dbt build`."""
-    settings = load_settings()
     # dbt writes the same file as the ingestion: same path, same exclusive write lock.
     with (
-        _dbt_env(WAREHOUSE_ENV, str(settings.warehouse_dir)),
-        warehouse.write_lock(settings.warehouse_path),
+        _dbt_env(dbt_environment(settings)),
+        warehouse.write_lock(settings.resolve().warehouse_path),
     ):
         target = Path(_project.project_dir) / "target"
         cli_vars = dbt_vars(config)

@@ -18,7 +18,7 @@ from orchestration.lib.raw_tables import (
 from orchestration.lib.raw_tables import (
     CALENDARS as CALENDARS_TABLE,
 )
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import CrosswindSettings
 
 _KEYS = {
     t: dg.AssetKey([t.schema, t.table])
@@ -53,11 +53,12 @@ _KEYS = {
     ],
     pool="duckdb_write",
 )
-def series_catalog(context: dg.AssetExecutionContext):
+def series_catalog(context: dg.AssetExecutionContext, settings: CrosswindSettings):
     """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
+    settings = settings.resolve()
     load_catalog.cache_clear()
-    catalog = load_catalog()  # raises CatalogError, naming the bad entry, before any write
-    settings = load_settings()
+    # raises CatalogError, naming the bad entry, before any write
+    catalog = load_catalog(settings.catalog_path)
     series = pd.DataFrame(
         [
             {
