@@ -15,7 +15,6 @@ any other reason (a renamed mart column) raises ReportError: that is a bug, neve
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -173,11 +172,15 @@ class Context:
 
 
 def _na(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """None, NaN, NA or NaT: a scalar with no value."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # not a scalar
+        return False
 
 
 def _d(value) -> str:
-    return "" if _na(value) or value is pd.NaT else pd.Timestamp(value).date().isoformat()
+    return "" if _na(value) else pd.Timestamp(value).date().isoformat()
 
 
 def _num(value, fmt: str = "{:,.1f}", none: str = "n/a") -> str:
@@ -270,15 +273,9 @@ def _pillars_text(ctx: Context) -> str:
 def summarize(ctx: Context, events: pd.DataFrame) -> str:
     """The Markdown summary of the as-of day (also the asset's metadata in the Dagster UI)."""
     head = [f"**Crosswind daily, as of {ctx.day or 'unknown'}**", ""]
-    if ctx.as_of is None or not ctx.has("mart_market_dashboard_daily"):
-        return "\n".join(
-            [
-                *head,
-                "No as-of date: the dashboard mart is empty or missing; no summary.",
-                "",
-                f"- Inputs: {_inputs_line(ctx)}",
-            ]
-        )
+    if not ctx.has("mart_market_dashboard_daily"):
+        gone = ctx.missing_marts("mart_market_dashboard_daily")
+        return "\n".join([*head, f"No summary: {gone}.", "", f"- Inputs: {_inputs_line(ctx)}"])
     head += [_as_of_sentence(ctx), ""]
     df = ctx.query("SELECT * FROM marts.mart_market_dashboard_daily WHERE date = ?", [ctx.as_of])
     row = {} if df.empty else df.iloc[0].to_dict()
@@ -341,6 +338,8 @@ def summarize(ctx: Context, events: pd.DataFrame) -> str:
 
 
 def _as_of_sentence(ctx: Context) -> str:
+    if ctx.as_of is None:  # still run every query below: they all say n/a, with the reason
+        return "No as-of date: the dashboard mart has no rows, so every figure is n/a."
     text = f"As-of date: the {ctx.as_of_rule}; every figure below is as of that day."
     if ctx.newest_row and ctx.as_of and ctx.newest_row > ctx.as_of:
         text += (
@@ -742,7 +741,7 @@ def margin_frame(ctx: Context) -> pd.DataFrame:
     """The 15 newest margin changes to the as-of date (read once, shared by summary and chart)."""
     if "margins" in ctx.cache:
         return ctx.cache["margins"]
-    if not ctx.has("fct_margin_events") or ctx.as_of is None:
+    if not ctx.has("fct_margin_events"):
         return ctx.cache.setdefault("margins", pd.DataFrame())
     return ctx.cache.setdefault(
         "margins",
@@ -1101,7 +1100,7 @@ def render_html(
     try:
         ctx = _context(con, input_problems)
         summary_md = summarize(ctx, margin_frame(ctx))
-        sections = [make(ctx) for make in SECTIONS] if ctx.as_of else [section_input_health(ctx)]
+        sections = [make(ctx) for make in SECTIONS]
     finally:
         con.close()
     body, charts = [], 0
