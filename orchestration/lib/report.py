@@ -58,7 +58,7 @@ FIGURE_INPUTS: dict[str, tuple[str, ...]] = {
 ASSET_LABELS = {
     "sp500": "S&P 500",
     "nasdaq": "Nasdaq",
-    "dow": "Dow (DIA)",
+    "dow": "Dow",
     "gold": "Gold",
     "silver": "Silver",
     "wti": "WTI oil",
@@ -836,7 +836,8 @@ def section_margins(ctx: Context) -> Section:
             title="Recent margin changes: what the underlying did next (change, % of margin)",
             barmode="group",
             height=max(320, 90 + 42 * len(labels)),
-            legend={"orientation": "h", "y": -0.12},
+            # above the plot, right: below it the legend would sit on the x-axis title
+            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
             margin={"l": 200},
         )
         fig.update_xaxes(
