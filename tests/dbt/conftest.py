@@ -27,3 +27,25 @@ def snapshot_con(snapshot_build):
     connection = duckdb.connect(str(warehouse / "crosswind.duckdb"), read_only=True)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def report_context(snapshot_con):
+    """report.Context over the snapshot build's marts as of a given day (no serving copy needed)."""
+    from datetime import date
+
+    import pandas as pd
+
+    from orchestration.lib import report
+
+    marts = {
+        r[0]
+        for r in snapshot_con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+        ).fetchall()
+    }
+
+    def make(day: str) -> report.Context:
+        return report.Context(snapshot_con, date.fromisoformat(day), "", None, marts, pd.DataFrame())
+
+    return make

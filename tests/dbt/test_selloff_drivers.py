@@ -176,17 +176,16 @@ def test_no_look_ahead(warehouse, snapshot_con):
     pd.testing.assert_frame_equal(before, after)
 
 
-def test_report_lists_the_latest_selloff_days(snapshot_con):
-    frame = report.selloff_drivers_frame(snapshot_con, days=3, as_of="2026-02-12")
+def test_report_lists_the_latest_selloff_days(snapshot_con, report_context):
+    ctx = report_context("2026-02-12")
+    frame = report.selloff_drivers_frame(ctx, days=3)
     assert sorted(frame["date"].astype(str).unique()) == ["2026-01-20", "2026-02-05", "2026-02-12"]
     table = report.selloff_drivers_table(frame)
     first_row = table.split("<tr>")[2]
     assert first_row.startswith("<td>2026-02-12</td><td>selloff, hedge failure</td>")
     assert first_row.count("background:#f9d0d0") == 2  # carry unwind and the margin hikes
     assert "2026-02-06 SI +20.3 % policy" in first_row
-    assert report.latest_selloff_md(
-        report.selloff_drivers_frame(snapshot_con, 1, "2026-02-12")
-    ) == (
+    assert report.latest_selloff_md(report.selloff_drivers_frame(ctx, 1)) == (
         "- Latest selloff / hedge-failure day: 2026-02-12; funding drivers active in the 5 "
         "trading days to it: Carry unwind (USD/JPY 5d), Margin hike"
     )

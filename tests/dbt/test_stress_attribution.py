@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.lib import report
+from orchestration.lib import report, serving
 from tests.support.snapshot import DBT_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -118,8 +118,8 @@ def test_attribution_on_2026_02_12_and_in_the_dashboard(snapshot_con):
     assert dash[5] == pytest.approx(10.576, abs=1e-3)
 
 
-def test_report_attribution_section(snapshot_con):
-    frame = report.attribution_frame(snapshot_con, "2026-02-12")
+def test_report_attribution_section(snapshot_con, report_context):
+    frame = report.attribution_frame(report_context("2026-02-12"))
     assert list(frame["pillar"]) == PILLARS
     fig = report.chart_stress_attribution(frame)
     score, change = fig.data
@@ -144,10 +144,11 @@ def test_report_attribution_section(snapshot_con):
     )
 
 
-def test_report_page_shows_the_drivers(snapshot_con, snapshot_build):
-    """The whole page on the snapshot: both new sections and both summary bullets."""
+def test_report_page_shows_the_drivers(snapshot_build, tmp_path):
+    """The whole page on the snapshot's published copy: both new sections and both bullets."""
     warehouse, _ = snapshot_build
-    page, _, summary_md, _ = report.render_html(warehouse / "crosswind.duckdb")
+    published = serving.publish(warehouse / "crosswind.duckdb", tmp_path / "warehouse")
+    page, _, summary_md, _ = report.render_html(published.path)
     section = page.split("<section class='chart'>")
     assert any("What drives the stress score" in s and "plotly-graph-div" in s for s in section)
     assert "<h3>Funding drivers of the latest selloff days</h3>" in page

@@ -138,7 +138,8 @@ def fault_rollup() -> dg.MaterializeResult:
 def fault_serving_copy() -> dg.MaterializeResult:
     """The real publish step, on the stand-in mart."""
     settings = load_settings()
-    result = serving.publish(settings.warehouse_path, settings.warehouse_dir)
+    # stand-in marts, not the dbt project's: the bi views cannot be made and are skipped
+    result = serving.publish(settings.warehouse_path, settings.warehouse_dir, require_views=False)
     return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(result.tables)})
 
 

@@ -319,8 +319,8 @@ def test_a_frozen_shiller_workbook_warns_and_the_report_says_so(replay_wh, tmp_p
             input_problems=input_problems(instance),
         )
     page = written.path.read_text()
-    assert "Inputs: missing, frozen or stuck" in page and "[shiller] frozen" in page
-    assert "problem(s), see Inputs below" in written.summary_md
+    assert "<h2>Input health</h2>" in page and "[shiller] frozen" in page
+    assert "1 failed input check(s), see Input health" in written.summary_md
     assert _rows(replay_wh.db, f"SELECT count(*) FROM {SHILLER.qualified}")[0][0] > 1000
 
 
