@@ -277,3 +277,12 @@ def test_misconfigured_channels_name_the_variable_not_the_value(env, expected):
     assert config.channels == [] and len(config.problems) == 1
     assert expected in config.problems[0]
     assert TOKEN not in config.problems[0] and PASSWORD not in config.problems[0]
+
+
+def test_every_alert_variable_is_documented():
+    from orchestration.lib.settings import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "alerts.md").read_text()
+    example = (REPO_ROOT / ".env.example").read_text()
+    for name in delivery.ALERT_ENV_VARS:
+        assert f"`{name}`" in docs and f"# {name}=" in example, name

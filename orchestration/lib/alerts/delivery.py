@@ -360,7 +360,11 @@ class DeliveryReport:
     def summary(self) -> str:
         if self.note:
             return self.note
-        parts = [f"{len(self.sent)} sent", f"{len(self.failed)} failed"]
+        parts = (
+            [f"{len(self.sent)} sent, {len(self.failed)} failed"]
+            if self.sent or self.failed
+            else []
+        )
         for c in self.channels:
             text = f"{c.description}: {c.pending} pending"
             if c.last_error and c.pending:
