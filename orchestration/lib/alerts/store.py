@@ -112,15 +112,17 @@ def due_events(evaluation: Evaluation, state: StoredState | None) -> list[Event]
         events.append(Event("recovery", rule.id, ep, recovery_text(rule, ep)))
 
     told = None
+    seen = state.evaluated_through if state is not None else None
     if state is not None and state.open_fired_date is not None:
         announced = state.open_fired_date
         told = next((e for e in episodes if e.fired_date == announced), None)
-        if told is None:  # revised: the episode that now spans that day, if any
+        if told is None:  # a revision moved its start: the episode over the days since then
             told = next(
                 (
                     e
                     for e in episodes
-                    if e.fired_date <= announced and (e.is_open or e.cleared_date >= announced)
+                    if e.fired_date <= max(announced, seen or announced)
+                    and (e.is_open or e.cleared_date >= announced)
                 ),
                 None,
             )
@@ -128,7 +130,6 @@ def due_events(evaluation: Evaluation, state: StoredState | None) -> list[Event]
             recover(_vanished(evaluation, announced))
         elif not told.is_open:
             recover(told)
-    seen = state.evaluated_through if state is not None else None
     for ep in episodes:
         if ep is told or seen is None or ep.fired_date <= seen:
             continue
