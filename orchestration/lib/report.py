@@ -1179,6 +1179,7 @@ def section_stress_vs_official(ctx: Context) -> Section:
         return Section(title, missing=f"no official index to compare with ({why})")
     return Section(title, fig, html=scorecard_table(ctx))
 
+
 def section_attribution(ctx: Context) -> Section:
     title = "What drives the stress score"
     if gone := ctx.missing_marts("fct_stress_attribution_daily"):

@@ -99,6 +99,23 @@ class CrosswindSettings(dg.ConfigurableResource):
     shiller_page_url: str = _setting("CROSSWIND_SHILLER_PAGE_URL", "Shiller's data page")
     shiller_url: str = _setting("CROSSWIND_SHILLER_URL", "pins Shiller's workbook address")
     yahoo_url: str = _setting("CROSSWIND_YAHOO_URL", "Yahoo chart API base")
+    # Alerts (docs/alerts.md): channels are optional; the webhook URL and the SMTP password are
+    # secrets (the URL's path is the token).
+    alert_rules: str = _setting("CROSSWIND_ALERT_RULES", "another alert rules file")
+    alert_webhook_url: str = _setting(
+        "CROSSWIND_ALERT_WEBHOOK_URL", "Slack-compatible incoming webhook (https)", secret=True
+    )
+    alert_smtp_host: str = _setting("CROSSWIND_ALERT_SMTP_HOST", "SMTP server for alert email")
+    alert_smtp_port: str = _setting("CROSSWIND_ALERT_SMTP_PORT", "SMTP port (STARTTLS)", "587")
+    alert_smtp_user: str = _setting("CROSSWIND_ALERT_SMTP_USER", "SMTP login")
+    alert_smtp_password: str = _setting(
+        "CROSSWIND_ALERT_SMTP_PASSWORD", "SMTP password", secret=True
+    )
+    alert_smtp_ca_file: str = _setting(
+        "CROSSWIND_ALERT_SMTP_CA_FILE", "CA bundle that signs the SMTP server's certificate"
+    )
+    alert_email_from: str = _setting("CROSSWIND_ALERT_EMAIL_FROM", "alert email sender")
+    alert_email_to: str = _setting("CROSSWIND_ALERT_EMAIL_TO", "alert recipients, comma-separated")
 
     @classmethod
     def variables(cls) -> dict[str, str]:

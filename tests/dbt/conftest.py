@@ -46,6 +46,8 @@ def report_context(snapshot_con):
     }
 
     def make(day: str) -> report.Context:
-        return report.Context(snapshot_con, date.fromisoformat(day), "", None, marts, pd.DataFrame())
+        return report.Context(
+            snapshot_con, date.fromisoformat(day), "", None, marts, pd.DataFrame()
+        )
 
     return make

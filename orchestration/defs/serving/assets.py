@@ -7,6 +7,7 @@ in the same run, and it refuses to publish when any blocking check upstream of i
 
 import dagster as dg
 
+from orchestration.defs.alerts.assets import ALERT_MART_KEYS
 from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import report as report_lib
 from orchestration.lib import serving
@@ -51,7 +52,7 @@ def _tables_md(result: serving.PublishResult) -> str:
 
 @dg.asset(
     key=SERVING_KEY,
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, *ALERT_MART_KEYS],
     group_name="serving",
     kinds={"duckdb", "parquet"},
     owners=OWNERS,

@@ -119,10 +119,8 @@ def crosswind_dbt_models(
 ):
     """Staging views, intermediate alignment and the marts BI reads, built with `dbt build`."""
     # dbt writes the same file as the ingestion: same path, same exclusive write lock.
-    with (
-        _dbt_env(dbt_environment(settings)),
-        warehouse.write_lock(settings.resolve().warehouse_path),
-    ):
+    warehouse_path = settings.resolve().warehouse_path
+    with _dbt_env(dbt_environment(settings)), warehouse.write_lock(warehouse_path):
         target = Path(_project.project_dir) / "target"
         cli_vars = dbt_vars(config)
         try:
@@ -130,7 +128,7 @@ def crosswind_dbt_models(
                 build_dbt_args(exclude=DAILY_BUILD_EXCLUDE, dbt_vars=cli_vars), context=context
             )
             yield from with_table_stats(
-                invocation.stream(), invocation.manifest, settings.warehouse_path, context.log
+                invocation.stream(), invocation.manifest, warehouse_path, context.log
             )
             if not cli_vars:
                 keep_partial_parse(Path(invocation.target_path), target)
