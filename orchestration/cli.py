@@ -5,6 +5,7 @@
     crosswind record --dest DIR [--raw DIR] [--sources fred,treasury,...]
     crosswind rehearse --wire DIR [--snapshot DIR] [--warehouse DIR] [--fred auto|api|csv]
     crosswind reconcile [--sources fred,...] [--check]
+    crosswind asof WHEN --dest DIR [--select MODEL ...]
 
 `run` (what `make run` and `make demo` do) runs a job quietly: one line per finished step, then
 a summary (mode, rows per source, checks passed / warned / failed, marts built, where the
@@ -29,6 +30,12 @@ from a wire folder (falling back to a snapshot), and prints what each source got
 `reconcile` re-reads sources in full and makes the warehouse match them: revisions applied, rows
 a source no longer carries deleted (logged in raw_meta.revision_log); `--check` only reports.
 Every quality gate still runs, so a broken source fails and changes nothing.
+
+`asof` rebuilds the marts as crosswind knew the data at WHEN (a UTC date: the end of that day;
+or a timestamp): the raw layer keeps every version of every row (raw_*.<table>_history), so
+revisions and deletions made later do not leak in. It writes DIR/crosswind.duckdb, never the
+build warehouse or the serving copy (orchestration/lib/asof.py). The exit code is 1 if the dbt
+build failed.
 """
 
 from __future__ import annotations
@@ -152,6 +159,23 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of {','.join(SOURCES)} (default: all)",
     )
     fix.add_argument("--check", action="store_true", help="report what differs, delete nothing")
+    asof = commands.add_parser(
+        "asof",
+        help="rebuild the marts as the data was known at a past date, into another folder",
+        description="Copy the raw layer (every version of every row) into DIR and build the "
+        "marts there as crosswind knew the data at WHEN. The build warehouse and the serving "
+        "copy are not touched.",
+    )
+    asof.add_argument(
+        "when", help="UTC date YYYY-MM-DD (known by the end of that day) or 'YYYY-MM-DD HH:MM:SS'"
+    )
+    asof.add_argument("--dest", required=True, type=Path, help="folder for the as-of warehouse")
+    asof.add_argument(
+        "--select",
+        nargs="+",
+        default=[],
+        help="dbt selection to build (default: every model), e.g. +fct_labor_monthly",
+    )
     return parser
 
 
@@ -265,6 +289,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _err(f"crosswind reconcile: {exc}")
                 return 2
             return 0 if all(r.ok for r in results) else 1
+        if args.command == "asof":
+            from orchestration.lib.asof import as_of_build
+
+            try:
+                build = as_of_build(
+                    args.when,
+                    args.dest,
+                    load_settings().warehouse_path,
+                    select=args.select,
+                    out=_out,
+                )
+            except CrosswindError as exc:
+                _err(f"crosswind asof: {exc}")
+                return 1
+            if not build.ok:
+                _err(f"crosswind asof: dbt build failed; {build.warehouse_path} is incomplete")
+                return 1
+            _out(f"as of {build.when}: {build.marts} marts in {build.warehouse_path}")
+            return 0
         return 2  # pragma: no cover - argparse rejects unknown commands
     finally:
         crosswind_log.removeHandler(handler)

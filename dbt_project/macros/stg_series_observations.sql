@@ -1,5 +1,5 @@
 {#-
-    stg_series_observations(source_relation, extra_columns=[])
+    stg_series_observations(source_relation, extra_columns=[], published_column=none)
 
     The shared body of every observation staging model (raw tables shaped
     series_id, date, value, units, ...): renames, casts, drops missing values and converts each
@@ -61,13 +61,14 @@ factors as (
 )
 {% endmacro %}
 
-{% macro stg_series_observations(source_relation, extra_columns=[]) %}
+{% macro stg_series_observations(source_relation, extra_columns=[], published_column=none) %}
 
 with
 
 source as (
 
-    select * from {{ source_relation }}
+    -- the current rows, or each row as known then in an as-of build (macros/as_of.sql)
+    select * from {{ raw_as_of(source_relation, published_column=published_column) }}
     where value is not null
 
 ),

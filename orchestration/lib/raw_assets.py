@@ -138,6 +138,7 @@ def fetch_new(
         dates = pd.to_datetime(frame[table.date_column], errors="coerce")
         outside = begin.notna() & (dates < pd.to_datetime(begin))
         frame = frame[~outside.fillna(False)].reset_index(drop=True)
+    vintages = [b.vintages for b in batches if b.vintages is not None and len(b.vintages)]
     return Batch(
         source=source,
         mode=batches[0].mode,
@@ -146,6 +147,7 @@ def fetch_new(
         series_metadata={k: v for b in batches for k, v in b.series_metadata.items()},
         newest={k: v for b in batches for k, v in b.newest.items()},
         warnings=[w for b in batches for w in b.warnings],
+        vintages=pd.concat(vintages, ignore_index=True) if vintages else None,
     )
 
 
@@ -273,7 +275,9 @@ def run_raw_ingestion(
     doomed = dropped_rows(batch.frame, table, stored) if config.reconcile else None
     with warehouse.writer(settings.warehouse_path) as con:
         warehouse.guard_source_mode(con, settings.source_mode)
-        stats = warehouse.upsert(con, table, batch.frame, settings.source_mode, delete=doomed)
+        stats = warehouse.upsert(
+            con, table, batch.frame, settings.source_mode, delete=doomed, vintages=batch.vintages
+        )
         if rules.metadata_table is not None and batch.series_metadata:
             meta = pd.DataFrame(
                 [{"series_id": k, **v} for k, v in batch.series_metadata.items()]
@@ -313,6 +317,7 @@ def run_raw_ingestion(
         "revised_rows": stats.revised_rows,
         "unchanged_rows": stats.unchanged_rows,
         "deleted_rows": stats.deleted_rows,
+        "vintage_rows": stats.vintage_rows,
         "full_history": full,
         "batch_first_date": str(dates.min().date()) if dates is not None else "",
         "batch_last_date": str(dates.max().date()) if dates is not None else "",

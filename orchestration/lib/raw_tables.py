@@ -2,6 +2,9 @@
 
 Asset key = [schema, table]; the dbt sources use the same names, so the lineage graph joins.
 Every table carries `source_mode` (live / replay / sample) and `_loaded_at` (UTC).
+
+The observation tables (SOURCE_TABLES) are bitemporal: each holds the current version of every
+row, and `<schema>.<table>_history` beside it every version it replaced (see `history_columns`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,25 @@ class RawTable:
     @property
     def names(self) -> list[str]:
         return [name for name, _ in self.columns]
+
+    @property
+    def history(self) -> str:
+        """The table of the versions this one no longer holds (dbt: macros/as_of.sql names it
+        the same way, `<table>_history`)."""
+        return f"{self.qualified}{HISTORY_SUFFIX}"
+
+    @property
+    def history_columns(self) -> tuple[tuple[str, str], ...]:
+        """A superseded version: the row as it was, `_loaded_at` being when crosswind wrote it,
+        plus when it stopped being current and why (HISTORY_CHANGES)."""
+        return (*self.all_columns, ("_superseded_at", "TIMESTAMP"), ("_change", "VARCHAR"))
+
+
+HISTORY_SUFFIX = "_history"
+# Why a version left the current table: a new value replaced it ('revised'), `crosswind reconcile`
+# removed the row ('deleted'), or it is a FRED vintage (ALFRED) that FRED itself replaced before
+# crosswind loaded the series ('vintage': `_superseded_at` is the day after FRED's realtime_end).
+HISTORY_CHANGES = ("revised", "deleted", "vintage")
 
 
 _OBS = (

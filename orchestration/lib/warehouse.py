@@ -23,8 +23,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.lib import clock
 from orchestration.lib.errors import CrosswindError, WarehouseBusy, WarehouseUnwritable
-from orchestration.lib.raw_tables import ALL_TABLES, SOURCE_TABLES, RawTable
+from orchestration.lib.raw_tables import ALL_TABLES, HISTORY_SUFFIX, SOURCE_TABLES, RawTable
 from orchestration.lib.settings import lock_timeout_s
 
 log = logging.getLogger("crosswind.warehouse")
@@ -263,6 +264,70 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f'"{name}" {ddl}' for name, ddl in table.all_columns)
         key = ", ".join(f'"{k}"' for k in table.key)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified} ({cols}, PRIMARY KEY ({key}))")
+    present = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND table_name LIKE ?",
+            [f"%{HISTORY_SUFFIX}"],
+        ).fetchall()
+    }
+    for table in SOURCE_TABLES.values():
+        if table.history not in present:
+            create_history(con, table)
+
+
+def create_history(con: duckdb.DuckDBPyConnection, table: RawTable) -> int:
+    """Create `table`'s history table and fill it from raw_meta.revision_log: one transaction.
+
+    A warehouse from before the history tables logged only each replaced *value* and when it
+    was replaced. Each logged version becomes a history row: its value, the current row's other
+    columns (units) where the row still exists, `realtime_start` unknown (NULL). When it was
+    first loaded was never recorded: it is taken as the key's previous logged change, else the
+    table's first recorded load, so an as-of build may show an old value slightly earlier than
+    crosswind loaded it, but never a revised value before crosswind loaded that. Returns rows.
+    """
+    cols = ", ".join(f'"{name}" {ddl}' for name, ddl in table.history_columns)
+    with _transaction(con):
+        con.execute(f"CREATE TABLE {table.history} ({cols})")
+        logged = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'raw_meta' AND table_name = 'revision_log'"
+        ).fetchone()[0]
+        if not logged or table.value_column is None:
+            return 0
+        ensure_revision_log(con)  # adds `change` to a log older than deletions
+        key_match = f'c."{table.series_column}" = l.series_id AND c."{table.date_column}" = l.date'
+        values = []
+        for name, _ in table.all_columns:
+            if name == table.series_column:
+                values.append("l.series_id")
+            elif name == table.date_column:
+                values.append("l.date")
+            elif name == table.value_column:
+                values.append("l.old_value")
+            elif name == "_loaded_at":
+                values.append(
+                    "coalesce(lag(l.revised_at) OVER (PARTITION BY l.series_id, l.date "
+                    "ORDER BY l.revised_at), first_load.at)"
+                )
+            elif name == "realtime_start":
+                values.append("NULL")
+            else:
+                values.append(f'c."{name}"')
+        names = ", ".join(f'"{name}"' for name, _ in table.history_columns)
+        rows = con.execute(
+            f"INSERT INTO {table.history} ({names}) "
+            f"SELECT {', '.join(values)}, l.revised_at, coalesce(l.change, 'revised') "
+            f"FROM {REVISION_LOG} l LEFT JOIN {table.qualified} c ON {key_match} "
+            f"CROSS JOIN (SELECT least((SELECT min(_loaded_at) FROM {table.qualified}), "
+            f"(SELECT min(revised_at) FROM {REVISION_LOG} WHERE table_name = $name)) AS at) "
+            "AS first_load WHERE l.table_name = $name RETURNING 1",
+            {"name": table.qualified},
+        ).fetchall()
+    if rows:
+        log.info("%s: %d logged revisions kept as history rows", table.history, len(rows))
+    return len(rows)
 
 
 def latest_dates(con: duckdb.DuckDBPyConnection | None, table: RawTable) -> dict[str, date]:
@@ -296,6 +361,7 @@ class UpsertStats:
     revised_rows: int
     unchanged_rows: int
     deleted_rows: int = 0
+    vintage_rows: int = 0  # FRED vintages added to the history (see `upsert`)
 
 
 @contextmanager
@@ -322,29 +388,37 @@ def upsert(
     source_mode: str,
     *,
     delete: pd.DataFrame | None = None,
+    vintages: pd.DataFrame | None = None,
 ) -> UpsertStats:
     """Insert new keys, replace changed values, leave identical rows untouched; one transaction.
 
-    A revised value replaces the old one and the old value is kept in raw_meta.revision_log, so
-    a revision is visible and nothing is silently lost. `delete` (rows with the table's key
-    columns) removes stored rows in the same transaction, each logged as change 'deleted'.
+    Bitemporal: a revised or deleted row moves, as it was, to `table.history` (`_superseded_at`
+    = this load, `_change` revised / deleted), so every version crosswind held stays readable
+    as of any past time (dbt var `as_of`, `crosswind asof`); the old and new value are also
+    logged in raw_meta.revision_log. `delete` (rows with the table's key columns) removes stored
+    rows in the same transaction. `vintages` (FRED: the table's columns plus `realtime_end`) are
+    versions the source itself replaced: each one not stored yet, by key and `realtime_start`,
+    is added to the history (`_change` 'vintage', `_superseded_at` = the day after
+    `realtime_end`), so history crosswind never saw is known as it was first published.
     """
     names = table.names
     dupes = frame.duplicated(list(table.key), keep=False)
     if dupes.any():
         sample = frame.loc[dupes, list(table.key)].head(3).to_dict("records")
         raise CrosswindError(f"{table.qualified}: batch repeats keys {sample}; nothing written")
+    loaded_at = _now()
     incoming = frame[names].copy()
     incoming["source_mode"] = source_mode
-    incoming["_loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
+    incoming["_loaded_at"] = loaded_at
     key_match = " AND ".join(f't."{k}" = b."{k}"' for k in table.key)
     compared = [n for n in names if n not in table.key]
     changed = " OR ".join(f't."{c}" IS DISTINCT FROM b."{c}"' for c in compared)
     doomed = (delete if delete is not None else pd.DataFrame(columns=list(table.key)))[
         list(table.key)
     ]
-    loaded_at = incoming["_loaded_at"].iloc[0] if len(incoming) else _now()
-    with _transaction(con, cw_batch=incoming, cw_delete=doomed):
+    old = _vintage_frame(table, vintages)
+    cols = ", ".join(f'"{n}"' for n, _ in table.all_columns)
+    with _transaction(con, cw_batch=incoming, cw_delete=doomed, cw_vintages=old):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE cw_cmp AS SELECT b.*, "
             f"CASE WHEN t.\"{table.key[0]}\" IS NULL THEN 'new' "
@@ -357,13 +431,16 @@ def upsert(
         ).fetchone()
         if (revised or len(doomed)) and table.value_column:
             ensure_revision_log(con)
-        if revised and table.value_column:
-            con.execute(
-                f"INSERT INTO {REVISION_LOG} SELECT '{table.qualified}', "
-                f'b."{table.series_column}", b."{table.date_column}", t."{table.value_column}", '
-                f"b.\"{table.value_column}\", b._loaded_at, 'revised' FROM cw_cmp b "
-                f"JOIN {table.qualified} t ON {key_match} WHERE b._status = 'revised'"
-            )
+        if revised:
+            if table.value_column:
+                con.execute(
+                    f"INSERT INTO {REVISION_LOG} SELECT '{table.qualified}', "
+                    f'b."{table.series_column}", b."{table.date_column}", '
+                    f't."{table.value_column}", b."{table.value_column}", b._loaded_at, '
+                    f"'revised' FROM cw_cmp b JOIN {table.qualified} t ON {key_match} "
+                    "WHERE b._status = 'revised'"
+                )
+            _supersede(con, table, "cw_cmp b WHERE b._status = 'revised'", "revised", loaded_at)
         deleted = 0
         if len(doomed):
             if table.value_column:
@@ -374,22 +451,83 @@ def upsert(
                     f"FROM {table.qualified} b SEMI JOIN cw_delete t ON {key_match}",
                     [loaded_at],
                 )
+            _supersede(con, table, "cw_delete b WHERE TRUE", "deleted", loaded_at)
             deleted = len(
                 con.execute(
                     f"DELETE FROM {table.qualified} b WHERE EXISTS "
                     f"(SELECT 1 FROM cw_delete t WHERE {key_match}) RETURNING 1"
                 ).fetchall()
             )
-        cols = ", ".join(f'"{n}"' for n, _ in table.all_columns)
         con.execute(
             f"INSERT OR REPLACE INTO {table.qualified} ({cols}) "
             f"SELECT {cols} FROM cw_cmp WHERE _status <> 'same'"
         )
-    return UpsertStats(len(incoming), new, revised, same, deleted)
+        added = _add_vintages(con, table, source_mode, loaded_at) if len(old) else 0
+    return UpsertStats(len(incoming), new, revised, same, deleted, added)
+
+
+def _supersede(
+    con: duckdb.DuckDBPyConnection, table: RawTable, matches: str, change: str, at: datetime
+) -> None:
+    """Copy the stored rows that `matches` ("<relation> b WHERE <condition>", joined on the key)
+    names to the history, superseded `at`: called before they are replaced or deleted."""
+    key_match = " AND ".join(f't."{k}" = b."{k}"' for k in table.key)
+    stored = ", ".join(f't."{n}"' for n, _ in table.all_columns)
+    history_cols = ", ".join(f'"{n}"' for n, _ in table.history_columns)
+    con.execute(
+        f"INSERT INTO {table.history} ({history_cols}) SELECT {stored}, ?, ? "
+        f"FROM {table.qualified} t WHERE EXISTS (SELECT 1 FROM {matches} AND {key_match})",
+        [at, change],
+    )
+
+
+VINTAGE_END = "realtime_end"  # the last day a source's vintage was current (FRED's realtime_end)
+
+
+def _vintage_frame(table: RawTable, vintages: pd.DataFrame | None) -> pd.DataFrame:
+    """`vintages` reduced to the table's columns plus `realtime_end`; checked for repeats."""
+    columns = [*table.names, VINTAGE_END]
+    if vintages is None or vintages.empty:
+        return pd.DataFrame(columns=columns)
+    if "realtime_start" not in table.names:
+        raise CrosswindError(f"{table.qualified} keeps no realtime_start: it takes no vintages")
+    version = [*table.key, "realtime_start"]
+    dupes = vintages.duplicated(version, keep=False)
+    if dupes.any():
+        sample = vintages.loc[dupes, version].head(3).to_dict("records")
+        raise CrosswindError(f"{table.qualified}: vintages repeat {sample}; nothing written")
+    return vintages[columns].reset_index(drop=True)
+
+
+def _add_vintages(
+    con: duckdb.DuckDBPyConnection, table: RawTable, source_mode: str, loaded_at: datetime
+) -> int:
+    """Add the vintages in view cw_vintages that neither table holds yet (key, realtime_start).
+
+    A vintage that the current table still holds with the same realtime_start is left there:
+    the source dropped the row since, which `reconcile` handles (logged as deleted).
+    """
+    same = " AND ".join(f'h."{k}" = v."{k}"' for k in table.key)
+    names = table.names
+    history_cols = ", ".join(f'"{n}"' for n, _ in table.history_columns)
+    values = ", ".join(
+        f'CAST(v."{n}" AS DATE)' if n == "realtime_start" else f'v."{n}"' for n in names
+    )
+    rows = con.execute(
+        f"INSERT INTO {table.history} ({history_cols}) "
+        f"SELECT {values}, ?, ?, CAST(v.{VINTAGE_END} AS DATE) + INTERVAL 1 DAY, 'vintage' "
+        f"FROM cw_vintages v WHERE NOT EXISTS (SELECT 1 FROM {table.history} h WHERE {same} "
+        "AND h.realtime_start IS NOT DISTINCT FROM CAST(v.realtime_start AS DATE)) "
+        f"AND NOT EXISTS (SELECT 1 FROM {table.qualified} h WHERE {same} "
+        "AND h.realtime_start = CAST(v.realtime_start AS DATE)) RETURNING 1",
+        [source_mode, loaded_at],
+    ).fetchall()
+    return len(rows)
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The load time stored in `_loaded_at` (naive UTC), from the warehouse's clock."""
+    return clock.now().astimezone(UTC).replace(tzinfo=None)
 
 
 # -- raw_meta bookkeeping: revisions and deletions, flagged periods, full re-reads --------------
@@ -552,7 +690,7 @@ def replace_all(
     """Replace a small reference table (the catalog) in one transaction."""
     incoming = frame[table.names].copy()
     incoming["source_mode"] = source_mode
-    incoming["_loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
+    incoming["_loaded_at"] = _now()
     with _transaction(con, cw_ref=incoming):
         # A warehouse made before a column was added to the reference table gains it here.
         for name, ddl in table.all_columns:

@@ -109,6 +109,9 @@ class Batch:
     Sources that know it set it (Shiller, MOF; CME per product); empty otherwise.
     `warnings` lists problems that did not stop the batch (`[source/series] problem`), e.g. a
     note typed into a value cell that was read as missing; the raw asset shows them.
+    `vintages` holds values the source itself has since replaced, where it keeps them (FRED's
+    ALFRED vintages): `frame`'s columns plus `realtime_end`, the last day each was current.
+    The raw asset adds them to the table's history (warehouse.upsert); None elsewhere.
     """
 
     source: str
@@ -118,6 +121,7 @@ class Batch:
     series_metadata: dict[str, dict] = field(default_factory=dict)
     newest: dict[str, date] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    vintages: pd.DataFrame | None = None
 
 
 class Source(Protocol):

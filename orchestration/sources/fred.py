@@ -315,6 +315,16 @@ def to_observations(
     return frame[OBSERVATION_COLUMNS]
 
 
+def to_vintage_rows(
+    series_id: str, vintages: pd.DataFrame, units: str, start: date | None
+) -> pd.DataFrame:
+    """VINTAGE_COLUMNS -> OBSERVATION_COLUMNS + `realtime_end` (both datetime64)."""
+    frame = to_observations(series_id, vintages, units, start)
+    ends = vintages if start is None else vintages[vintages["date"] >= start]
+    frame["realtime_end"] = pd.to_datetime(ends["realtime_end"].to_numpy(dtype=object))
+    return frame
+
+
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if not p.empty]
     if not parts:
@@ -328,6 +338,8 @@ class Fetched(NamedTuple):
     values: pd.DataFrame  # date, value (+ realtime_start where known)
     units: str  # the catalog's unit_labels key for the label the values arrived with
     metadata: dict  # FRED's series metadata (METADATA_FIELDS) from the API or its recording
+    # VINTAGE_COLUMNS: the vintages FRED has replaced (`vintages: true` series through the API)
+    replaced: pd.DataFrame | None = None
 
 
 class FredBatchError(SourceError):
@@ -391,10 +403,12 @@ class _FredSource:
         a successful materialization; failing whole keeps the warehouse at its last complete
         state, and the next run refetches everything (lookback windows are small).
         """
-        parts, metadata = [], {}
+        parts, replaced, metadata = [], [], {}
 
         def keep(s: Series, got: Fetched) -> None:
             parts.append(to_observations(s.id, got.values, got.units, start))
+            if got.replaced is not None:
+                replaced.append(to_vintage_rows(s.id, got.replaced, got.units, start))
             if got.metadata:
                 metadata[s.id] = got.metadata
 
@@ -403,7 +417,15 @@ class _FredSource:
             raise failures[0]  # already names its series; keeps its type and HTTP status
         if failures:
             raise FredBatchError(failures, not_tried, len(series), "batch not written")
-        return Batch(SOURCE, self.mode, _concat(parts), absent=absent, series_metadata=metadata)
+        vintages = pd.concat(replaced, ignore_index=True) if replaced else None
+        return Batch(
+            SOURCE,
+            self.mode,
+            _concat(parts),
+            absent=absent,
+            series_metadata=metadata,
+            vintages=vintages,
+        )
 
     def record(self, series: Sequence[Series], dest: Path) -> list[Path]:
         """Write each series' full history; one bad series does not stop the others.
@@ -764,7 +786,9 @@ class FredApiSource(_FredSource):
     default, and every vintage (in windows under FRED's cap) where the catalog sets `vintages`.
 
     `realtime_start` is when FRED first published the stored value for `vintages: true`
-    series, NULL otherwise (the catalog's release lag dates publication).
+    series, NULL otherwise (the catalog's release lag dates publication). The vintages FRED has
+    replaced (first releases and intermediate revisions) go to `Batch.vintages`, which the raw
+    asset keeps in raw_fred.observations_history: the series' history as it was published.
     """
 
     def __init__(
@@ -786,11 +810,12 @@ class FredApiSource(_FredSource):
             return None
         catalog = self._catalog or load_catalog()
         units = resolve_units(catalog, s, metadata["units"], "API series metadata")
-        if s.vintages:
-            values = latest_vintage(self.api.vintages(s.id, observation_start=start))
-        else:
+        if not s.vintages:
             values = self.api.observations(s.id, observation_start=start)[["date", "value"]]
-        return Fetched(values, units, metadata)
+            return Fetched(values, units, metadata)
+        vintages = self.api.vintages(s.id, observation_start=start)
+        replaced = vintages[vintages["realtime_end"] != OPEN_END].reset_index(drop=True)
+        return Fetched(latest_vintage(vintages), units, metadata, replaced)
 
 
 # -- choice --------------------------------------------------------------------------------------

@@ -241,12 +241,15 @@ def test_a_revision_older_than_the_window_is_applied_by_the_weekly_full_reread(r
     _fred("WALCL", FRED["WALCL"])(replay_wh.snapshot)
     assert replay_wh.run("fred", run_config=FULL).success
     assert harness.data_rows(replay_wh.db, "raw_fred.observations") == rows
-    changed = {"raw_meta.revision_log", "raw_fred.observations"}
+    changed = {"raw_meta.revision_log", "raw_fred.observations", "raw_fred.observations_history"}
     after = replay_wh.state().build
     assert {k: v for k, v in after.items() if k not in changed} == {
         k: v for k, v in before.build.items() if k not in changed
     }
     assert len(_rows(replay_wh.db, log)) == 2
+    # Both replaced versions are kept whole in the history (the bitemporal raw layer).
+    history = "SELECT value, _change FROM raw_fred.observations_history ORDER BY _superseded_at"
+    assert _rows(replay_wh.db, history) == [(float(old_value), "revised"), (6_575_000.0, "revised")]
 
 
 def test_a_row_the_source_removed_is_reported_then_deleted_by_reconcile(replay_wh, capsys):
@@ -265,6 +268,8 @@ def test_a_row_the_source_removed_is_reported_then_deleted_by_reconcile(replay_w
     assert _rows(replay_wh.db, f"SELECT count(*) {where}") == [(0,)]
     log = "SELECT series_id, date, new_value, change FROM raw_meta.revision_log"
     assert _rows(replay_wh.db, log) == [("RRPONTSYD", day, None, "deleted")]
+    history = "SELECT series_id, date, _change FROM raw_fred.observations_history"
+    assert _rows(replay_wh.db, history) == [("RRPONTSYD", day, "deleted")]
 
 
 def test_a_year_one_row_left_by_an_older_version_is_removed_by_reconcile(replay_wh):
@@ -284,8 +289,9 @@ def test_a_year_one_row_left_by_an_older_version_is_removed_by_reconcile(replay_
     assert _rows(replay_wh.db, "SELECT min(date) FROM raw_fred.observations") == [(date(1, 1, 1),)]
     assert reconcile.reconcile(["fred"], out=lambda _: None)[0].ok
     after = replay_wh.state().build
-    assert {k: v for k, v in after.items() if k != "raw_meta.revision_log"} == {
-        k: v for k, v in before.build.items() if k != "raw_meta.revision_log"
+    changed = {"raw_meta.revision_log", "raw_fred.observations_history"}  # the deletion, kept
+    assert {k: v for k, v in after.items() if k not in changed} == {
+        k: v for k, v in before.build.items() if k not in changed
     }
 
 

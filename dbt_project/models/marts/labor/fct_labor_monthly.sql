@@ -8,6 +8,9 @@
     - CHALLENGER (drop, optional): announced job cuts, count; YoY percent change.
     Optional inputs that are not loaded leave their columns NULL and has_adp/has_challenger
     false. YoY compares with the row 12 months earlier (NULL when that month is missing).
+    First releases (int_series_first_release) sit beside the latest values where FRED's
+    vintages are loaded (FRED API key, catalog `vintages: true`); has_first_release says
+    whether they are: false for a keyless CSV or a snapshot, whose first-release columns are NULL.
 -#}
 
 with
@@ -67,6 +70,35 @@ pivoted as (
         arg_max(value, published_date) filter (where series_id = 'CHALLENGER')
             as challenger_job_cuts
     from observations
+    group by month
+
+),
+
+first_release_observations as (
+
+    select
+        *,
+        cast(date_trunc('month', observation_date) as date) as month
+    from {{ ref('int_series_first_release') }}
+    where series_id in ('PAYEMS', 'UNRATE')
+
+),
+
+first_releases as (
+
+    select
+        month,
+        arg_max(first_release_value, observation_date) filter (where series_id = 'PAYEMS')
+            as payrolls_first_release_thousands,
+        arg_max(first_release_change, observation_date) filter (where series_id = 'PAYEMS')
+            as payroll_change_first_release_thousands,
+        max(first_release_date) filter (where series_id = 'PAYEMS')
+            as payrolls_first_release_date,
+        arg_max(first_release_value, observation_date) filter (where series_id = 'UNRATE')
+            as unemployment_rate_first_release_pct,
+        max(first_release_date) filter (where series_id = 'UNRATE')
+            as unemployment_first_release_date
+    from first_release_observations
     group by month
 
 ),
@@ -136,9 +168,23 @@ final as (
         changes.payrolls_published_date,
         changes.unemployment_published_date,
         flags.has_adp,
-        flags.has_challenger
+        flags.has_challenger,
+        first_releases.payrolls_first_release_thousands,
+        first_releases.payroll_change_first_release_thousands,
+        changes.payroll_change_thousands - first_releases.payroll_change_first_release_thousands
+            as payroll_change_revision_thousands,
+        first_releases.payrolls_first_release_date,
+        first_releases.unemployment_rate_first_release_pct,
+        first_releases.unemployment_first_release_date,
+        coalesce(
+            first_releases.payrolls_first_release_thousands is not null
+            or first_releases.unemployment_rate_first_release_pct is not null,
+            false
+        ) as has_first_release
     from changes
     cross join flags
+    left join first_releases
+        on changes.month = first_releases.month
 
 )
 

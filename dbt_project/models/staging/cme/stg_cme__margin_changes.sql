@@ -9,7 +9,9 @@ with
 
 changes as (
 
-    select * from {{ source('raw_cme', 'margin_changes') }}
+    -- the current rows, or each row as known then in an as-of build (macros/as_of.sql)
+    select *
+    from {{ raw_as_of(source('raw_cme', 'margin_changes'), ['product', 'effective_date']) }}
 
 ),
 

@@ -9,7 +9,8 @@ with
 
 source as (
 
-    select * from {{ source('raw_market', 'daily_bars') }}
+    -- the current rows, or each row as known then in an as-of build (macros/as_of.sql)
+    select * from {{ raw_as_of(source('raw_market', 'daily_bars')) }}
     where close is not null
 
 ),
