@@ -309,10 +309,13 @@ def test_episode_list_is_reproduced(con, panels):
                 assert episode.lead_days == (start - hits.min()).days
 
 
-def test_report_section_reads_the_real_marts(con, panels, windows):
+def test_report_section_reads_the_real_marts(panels, windows, report_context):
     from orchestration.lib import report
 
-    fig = report.chart_stress_vs_official(con)
+    # as of the newest comparison date: the whole history is drawn
+    newest = max(panel.index.max() for panel in panels.values())
+    ctx = report_context(newest.date().isoformat())
+    fig = report.chart_stress_vs_official(ctx)
     traces = {trace.name: trace for trace in fig.data}
     for name in BENCHMARKS:
         trace = traces[report.BENCHMARK_LABELS[name]]
@@ -327,7 +330,7 @@ def test_report_section_reads_the_real_marts(con, panels, windows):
         for n in reference
     )
     assert len(fig.layout.shapes) == len(windows)
-    table = report.scorecard_table(con)
+    table = report.scorecard_table(ctx)
     assert all(report.BENCHMARK_LABELS[name] in table for name in BENCHMARKS)
 
 

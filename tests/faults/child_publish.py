@@ -25,6 +25,7 @@ import dagster as dg
 from orchestration.lib import serving
 from orchestration.lib.recovery import crosswind_executor
 from tests.faults.harness import ASSETS, fault_rollup, fault_serving_copy
+from tests.support.resources import crosswind_resources
 
 
 def _pause() -> None:
@@ -62,6 +63,7 @@ def fault_refresh_job() -> dg.JobDefinition:
         assets=[ASSETS["fred"], fault_rollup, fault_serving_copy],
         jobs=[dg.define_asset_job("fault_refresh")],
         executor=crosswind_executor,
+        resources=crosswind_resources(),
     )
     return defs.resolve_job_def("fault_refresh")
 
