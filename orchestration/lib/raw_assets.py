@@ -204,7 +204,7 @@ def run_raw_ingestion(
     tracked = rules.tracked(catalog, source, rules)
     day = clock.today()
     started = time.perf_counter()
-    with warehouse.reader(settings.warehouse_path) as con:
+    with warehouse.reader(settings.warehouse) as con:
         last = warehouse.latest_dates(con, table)
         previous_full = warehouse.last_full_fetch(con, source)
     due = previous_full is None or (day - previous_full).days >= rules.full_fetch_every_days
@@ -214,7 +214,7 @@ def run_raw_ingestion(
         batch = fetch_new(source, tracked, starts, settings, rules, table)
     except SourceError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    with warehouse.reader(settings.warehouse_path) as con:
+    with warehouse.reader(settings.warehouse) as con:
         in_window, before = warehouse.stored_window(con, table, starts)
     stored = Stored(in_window, before)
     fetched = time.perf_counter()
@@ -248,7 +248,7 @@ def run_raw_ingestion(
             allow_retries=False,
         )
     doomed = dropped_rows(batch.frame, table, stored) if config.reconcile else None
-    with warehouse.writer(settings.warehouse_path) as con:
+    with warehouse.writer(settings.warehouse) as con:
         warehouse.guard_source_mode(con, settings.source_mode)
         stats = warehouse.upsert(con, table, batch.frame, settings.source_mode, delete=doomed)
         if rules.metadata_table is not None and batch.series_metadata:

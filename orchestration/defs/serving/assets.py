@@ -82,7 +82,7 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         )
     context.log.info(f"gate passed: {len(checks)} upstream checks, none failing")
     result = serving.publish(
-        settings.warehouse_path,
+        settings.warehouse,
         settings.warehouse_dir,
         info={"source_mode": settings.source_mode, "run_id": context.run_id},
     )

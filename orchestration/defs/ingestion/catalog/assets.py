@@ -100,7 +100,7 @@ def series_catalog(context: dg.AssetExecutionContext):
         CALENDARS_TABLE: calendars,
         CALENDAR_HOLIDAYS: calendar_holidays,
     }
-    with warehouse.writer(settings.warehouse_path) as con:
+    with warehouse.writer(settings.warehouse) as con:
         counts = {
             t: warehouse.replace_all(con, t, f, settings.source_mode) for t, f in frames.items()
         }
