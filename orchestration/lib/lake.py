@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import time
 from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,6 +33,7 @@ from orchestration.lib.settings import Warehouse
 CATALOG = "crosswind"  # the attached lake's name, as the DuckDB file's catalog is named
 LAKE_SECRET = "crosswind_lake"
 PASSWORD_SECRET = "crosswind_lake_catalog_password"
+INIT_RETRIES = 5
 # Passed to duckdb.connect (and by dbt-duckdb's profile as config_options).
 NO_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 # extension name -> the PyPI package that ships its .duckdb_extension file
@@ -228,7 +230,16 @@ def attach(
     suffix = f" ({', '.join(options)})" if options else ""
     try:
         prepare(con, target)
-        con.execute(f"ATTACH {_sql_str('ducklake:' + LAKE_SECRET)} AS {alias}{suffix}")
+        for attempt in range(INIT_RETRIES):
+            try:
+                con.execute(f"ATTACH {_sql_str('ducklake:' + LAKE_SECRET)} AS {alias}{suffix}")
+                break
+            except duckdb.Error as exc:
+                # Steps starting together on an empty catalog all try to create its tables; the
+                # losers find them made a moment later.
+                if "Failed to initialize DuckLake" not in str(exc) or attempt == INIT_RETRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         con.execute(f"USE {alias}")
     except duckdb.Error as exc:
         raise LakeError(

@@ -39,7 +39,7 @@ from orchestration.lib.quality import (
     validate_batch,
 )
 from orchestration.lib.raw_tables import SOURCE_TABLES, RawTable
-from orchestration.lib.settings import Settings, load_settings
+from orchestration.lib.settings import Settings, ingest_pool, load_settings
 from orchestration.lib.source_rules import DEFAULT_RULES, SourceRules, Tracked
 from orchestration.sources.base import Batch
 from orchestration.sources.registry import make_source
@@ -356,7 +356,7 @@ def build_raw_asset(
         name=f"{table.schema}__{table.table}",
         specs=specs,
         check_specs=check_specs(key),
-        pool="duckdb_write",
+        pool=ingest_pool(),
         can_subset=False,
     )(_ingest)
 

@@ -120,6 +120,18 @@ def concurrent_writers(env: Mapping[str, str] | None = None) -> bool:
     )
 
 
+# The Dagster pool of everything that must write alone: dbt, the publish and, where the warehouse
+# takes one writer, the ingestion. Its limit (1) is `concurrency: pools: default_limit` in
+# orchestration/dagster.yaml, installed into DAGSTER_HOME.
+WRITE_POOL = "duckdb_write"
+
+
+def ingest_pool(env: Mapping[str, str] | None = None) -> str | None:
+    """The pool of raw ingestion steps: none where several processes may write (they run in
+    parallel), else the single-writer pool."""
+    return None if concurrent_writers(env) else WRITE_POOL
+
+
 def _ducklake_catalog(value: str | None, warehouse_dir: Path) -> str:
     """CROSSWIND_DUCKLAKE_CATALOG as DuckLake's ATTACH wants it: `postgres:<conninfo>` for a
     PostgreSQL connection string, else the absolute path of a local DuckDB catalog file

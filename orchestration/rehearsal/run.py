@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.lib.envfile import install_instance_config
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.failures import collect
 from orchestration.lib.raw_tables import FRED_METADATA, SOURCE_TABLES, RawTable
@@ -102,9 +103,7 @@ def prepare_warehouse(folder: Path, fresh: bool) -> None:
             )
         shutil.rmtree(folder)
     new = not folder.exists() or not any(folder.iterdir())
-    home = folder / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # Dagster's defaults; without the file it warns every run
+    install_instance_config(folder / "dagster_home")  # the pool limit; without it Dagster warns
     if new or made_here:  # a folder the user already had is never marked as disposable
         (folder / MARKER).write_text("written by `crosswind rehearse`; --fresh may delete this\n")
 

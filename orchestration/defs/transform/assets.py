@@ -21,7 +21,7 @@ from pydantic import Field
 from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
 from orchestration.lib.dbt_translator import build_dbt_args, make_translator
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import WRITE_POOL, load_settings
 
 WAREHOUSE_ENV = "CROSSWIND_WAREHOUSE_DIR"
 # dbt unit tests check the SQL logic on fixed inputs, not the data: they run in `make test`
@@ -93,7 +93,7 @@ class CrosswindDbtCliResource(DbtCliResource):
     project=_project,
     dagster_dbt_translator=make_translator(),
     name="crosswind_dbt_models",
-    pool="duckdb_write",
+    pool=WRITE_POOL,
 )
 def crosswind_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig

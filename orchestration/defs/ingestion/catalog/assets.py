@@ -17,7 +17,7 @@ from orchestration.lib.raw_tables import (
 from orchestration.lib.raw_tables import (
     CALENDARS as CALENDARS_TABLE,
 )
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import ingest_pool, load_settings
 
 _KEYS = {
     t: dg.AssetKey([t.schema, t.table])
@@ -47,7 +47,7 @@ _KEYS = {
             description="The catalog parses, every series id is safe, every units label is known.",
         )
     ],
-    pool="duckdb_write",
+    pool=ingest_pool(),
 )
 def series_catalog(context: dg.AssetExecutionContext):
     """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
