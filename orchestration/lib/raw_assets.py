@@ -356,7 +356,7 @@ def build_raw_asset(
         name=f"{table.schema}__{table.table}",
         specs=specs,
         check_specs=check_specs(key),
-        pool=ingest_pool(),
+        pool=ingest_pool(f"{table.schema}__{table.table}"),
         can_subset=False,
     )(_ingest)
 

@@ -126,10 +126,14 @@ def concurrent_writers(env: Mapping[str, str] | None = None) -> bool:
 WRITE_POOL = "duckdb_write"
 
 
-def ingest_pool(env: Mapping[str, str] | None = None) -> str | None:
-    """The pool of raw ingestion steps: none where several processes may write (they run in
-    parallel), else the single-writer pool."""
-    return None if concurrent_writers(env) else WRITE_POOL
+def ingest_pool(step: str, env: Mapping[str, str] | None = None) -> str:
+    """The pool of a raw ingestion step (`step`: its op name).
+
+    One writer at a time: the single-writer pool. Several (DuckLake on PostgreSQL): a pool of
+    the step's own, so different sources ingest at once while the same source never runs twice
+    at once across runs (DuckLake has no primary key to stop two runs inserting the same rows).
+    """
+    return f"ingest__{step}" if concurrent_writers(env) else WRITE_POOL
 
 
 def _ducklake_catalog(value: str | None, warehouse_dir: Path) -> str:

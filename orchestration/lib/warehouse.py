@@ -271,6 +271,15 @@ def writer(where: Warehouse | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             ensure_tables(con)
             yield con
+        except duckdb.TransactionException as exc:
+            if not is_conflict(exc):
+                raise
+            detail = str(exc).strip().splitlines()[-1]
+            raise WarehouseBusy(
+                "[ducklake] another process committed a conflicting change to the same table at "
+                f"the same moment ({detail}); this write was rolled back, nothing of it was kept: "
+                "rerun"
+            ) from None
         finally:
             con.close()
 
@@ -358,7 +367,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
             create()
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.TransactionException:
+                pass  # the failed COMMIT ended it
             raise
 
     retry_conflicts(con, create_all)
@@ -407,7 +419,10 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> Iter
         yield
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # a COMMIT that failed (a DuckLake conflict) already ended the transaction
         raise
     finally:
         for name in frames:

@@ -51,10 +51,10 @@ class PostgresServer:
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{dbname}"
 
     def create_database(self, name: str) -> str:
-        self._psql(f'CREATE DATABASE "{name}"')
+        self.psql(f'CREATE DATABASE "{name}"')
         return self.conninfo(name)
 
-    def _psql(self, sql: str) -> None:
+    def psql(self, sql: str) -> None:
         subprocess.run(
             [
                 str(self.bindir / "psql"),
@@ -150,7 +150,7 @@ def start(bindir: Path) -> PostgresServer:
             try:
                 with socket.create_connection(("127.0.0.1", server.port), timeout=1):
                     pass
-                server._psql("SELECT 1")
+                server.psql("SELECT 1")
                 return server
             except (OSError, subprocess.CalledProcessError):
                 if server.process.poll() is not None or time.monotonic() > deadline:

@@ -47,7 +47,7 @@ _KEYS = {
             description="The catalog parses, every series id is safe, every units label is known.",
         )
     ],
-    pool=ingest_pool(),
+    pool=ingest_pool("raw_meta__catalog"),
 )
 def series_catalog(context: dg.AssetExecutionContext):
     """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
