@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
-from orchestration.lib import serving, warehouse
+from orchestration.lib import prefetch, serving, warehouse
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.settings import concurrent_writers, load_settings
 
@@ -149,8 +149,9 @@ def recover_at_run_start(instance: dg.DagsterInstance, run_id: str, logger=log) 
 
 
 class _RecoveringExecutor(dg.Executor):
-    def __init__(self, inner: dg.Executor):
+    def __init__(self, inner: dg.Executor, prefetch_live: bool = False):
         self._inner = inner
+        self._prefetch_live = prefetch_live
 
     @property
     def retries(self):
@@ -162,7 +163,26 @@ class _RecoveringExecutor(dg.Executor):
 
     def execute(self, plan_context, execution_plan):
         recover_at_run_start(plan_context.instance, plan_context.run_id, plan_context.log)
-        yield from self._inner.execute(plan_context, execution_plan)
+        if self._prefetch_live:
+            _start_prefetch(plan_context, execution_plan)
+        try:
+            yield from self._inner.execute(plan_context, execution_plan)
+        finally:
+            if self._prefetch_live:
+                prefetch.finish(plan_context.run_id)
+
+
+def _start_prefetch(plan_context, execution_plan) -> None:
+    """Live mode, steps in one process: fetch every source of the run at once (lib/prefetch.py)."""
+    try:
+        started = prefetch.start(
+            plan_context.run_id, execution_plan.step_keys_to_execute, plan_context.run_config
+        )
+    except Exception as exc:  # the steps fetch themselves and report what is wrong
+        plan_context.log.warning(f"live sources not prefetched: {str(exc).splitlines()[0]}")
+        return
+    if started:
+        plan_context.log.info(f"fetching {len(started)} live sources at once: {', '.join(started)}")
 
 
 crosswind_executor = dg.ExecutorDefinition(
@@ -170,10 +190,11 @@ crosswind_executor = dg.ExecutorDefinition(
     config_schema=dg.in_process_executor.config_schema,
     requirements=dg.in_process_executor.get_requirements,
     executor_creation_fn=lambda context: _RecoveringExecutor(
-        dg.in_process_executor.executor_creation_fn(context)
+        dg.in_process_executor.executor_creation_fn(context), prefetch_live=True
     ),
     description="Dagster's in-process executor; before the first step it marks runs whose "
-    "process died as failed and removes what an interrupted publish left.",
+    "process died as failed and removes what an interrupted publish left, and in live mode "
+    "starts every source's fetch at once (the steps still write one at a time).",
 )
 
 # Fetches wait on the network and the lake takes concurrent writers: more steps than cores.
