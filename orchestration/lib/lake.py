@@ -40,7 +40,10 @@ NO_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extension
 PACKAGES = {
     "ducklake": "duckdb_extension_ducklake",
     "postgres_scanner": "duckdb_extension_postgres_scanner",
+    "httpfs": "duckdb_extension_httpfs",  # data files on object storage (s3://...)
+    "aws": "duckdb_extension_aws",  # ... with credentials from the AWS SDK's default chain
 }
+STORAGE_SECRET = "crosswind_lake_storage"
 
 
 class LakeError(CrosswindError):
@@ -72,8 +75,15 @@ def extension_file(name: str) -> Path:
 def load_extensions(con: duckdb.DuckDBPyConnection, target: Warehouse) -> None:
     """LOAD what the lake needs from the installed packages (never INSTALL from the network)."""
     names = ["ducklake", *(["postgres_scanner"] if target.postgres_catalog else [])]
+    if object_storage(target):
+        names += ["httpfs", "aws"]
     for name in names:
         con.execute(f"LOAD {_sql_str(str(extension_file(name)))}")
+
+
+def object_storage(target: Warehouse) -> bool:
+    """Whether the lake's data files live behind a URL (s3://, ...) rather than in a folder."""
+    return "://" in (target.data or "")
 
 
 # -- the catalog connection string ----------------------------------------------------------------
@@ -205,7 +215,20 @@ def prepare(con: duckdb.DuckDBPyConnection, target: Warehouse) -> None:
         options.append(f"METADATA_PARAMETERS MAP {params}")
     else:
         Path(metadata_path).parent.mkdir(parents=True, exist_ok=True)
-    if target.data and "://" not in target.data:
+    if object_storage(target):
+        # The AWS SDK's chain: AWS_* variables, ~/.aws profiles, an EC2/ECS role or EKS's IRSA.
+        # Nothing of it is written here; an S3-compatible store sets AWS_ENDPOINT_URL.
+        try:
+            con.execute(
+                f"CREATE OR REPLACE SECRET {STORAGE_SECRET} (TYPE s3, PROVIDER credential_chain)"
+            )
+        except duckdb.Error:
+            raise LakeError(
+                f"[ducklake] no AWS credentials for the data files at {target.data}: set "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run with an "
+                "instance or IRSA role (docs/scaling.md)"
+            ) from None
+    elif target.data:
         Path(target.data).mkdir(parents=True, exist_ok=True)
     con.execute(f"CREATE OR REPLACE SECRET {LAKE_SECRET} (TYPE ducklake, {', '.join(options)})")
 

@@ -135,6 +135,34 @@ def test_extensions_load_from_the_installed_packages_and_nothing_is_downloaded(
     )
 
 
+def test_data_on_object_storage_loads_httpfs_and_takes_aws_credentials_from_the_chain(
+    tmp_path, monkeypatch
+):
+    """s3:// data files: httpfs and aws come from their packages too, and the credentials from
+    the AWS SDK's chain (here the AWS_* variables); without any the error says what to set.
+    Attaching reads only the catalog, so no bucket is reached."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    target = lake_settings(tmp_path, CROSSWIND_DUCKLAKE_DATA="s3://crosswind-test/lake").warehouse
+    assert target.data == "s3://crosswind-test/lake/" and lake.object_storage(target)
+    with pytest.raises(lake.LakeError, match="no AWS credentials for the data files at s3://"):
+        lake.connect(target)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    con = lake.connect(target)
+    try:
+        loaded = {r[0] for r in con.execute("FROM duckdb_extensions() WHERE loaded").fetchall()}
+        assert {"ducklake", "httpfs", "aws"} <= loaded
+        secrets = con.execute("SELECT name, type, provider FROM duckdb_secrets()").fetchall()
+        assert (lake.STORAGE_SECRET, "s3", "credential_chain") in secrets
+    finally:
+        con.close()
+
+
 # -- a real PostgreSQL catalog: the password stays out of errors, logs and files -----------------
 
 
