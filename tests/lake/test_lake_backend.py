@@ -14,6 +14,7 @@ from orchestration.lib import lake, recovery, warehouse
 from orchestration.lib.envfile import install_instance_config
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.settings import (
+    REPO_ROOT,
     WRITE_POOL,
     concurrent_writers,
     ingest_pool,
@@ -291,3 +292,20 @@ def test_writer_reports_a_lost_conflict_clearly(tmp_path, monkeypatch):
         raise lost
     assert "another process committed a conflicting change" in str(caught.value)
     assert "nothing of it was kept" in str(caught.value) and "rerun" in str(caught.value)
+
+
+def test_the_sample_deployment_instance_is_valid_dagster_configuration(monkeypatch):
+    """docs/deploy/dagster.yaml (docs/scaling.md) passes Dagster's instance schema and keeps
+    crosswind's one-slot pools; its run launcher's package is not installed here."""
+    import yaml
+    from dagster._config import process_config
+    from dagster._core.instance.config import dagster_instance_config_schema
+
+    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
+        monkeypatch.setenv(name, "x")
+    sample = yaml.safe_load((REPO_ROOT / "docs" / "deploy" / "dagster.yaml").read_text())
+    result = process_config(dagster_instance_config_schema(), sample)
+    assert result.success, result.errors
+    shipped = yaml.safe_load((REPO_ROOT / "orchestration" / "dagster.yaml").read_text())
+    assert sample["concurrency"] == shipped["concurrency"]
+    assert sample["run_launcher"]["class"] == "DockerRunLauncher"
