@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.lib import lake
 from orchestration.lib.envfile import install_instance_config
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.failures import collect
 from orchestration.lib.raw_tables import FRED_METADATA, SOURCE_TABLES, RawTable
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.lib.settings import REPO_ROOT, load_settings
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.answers import ORIGINS
 from orchestration.rehearsal.fake import URL_VARIABLES, FakeServices
@@ -90,6 +91,12 @@ def pick_fred_mode(mode: str, wire: Path) -> str:
     api = sum(1 for p in (wire / "fred" / "api").rglob("*") if p.is_file())
     graph = sum(1 for p in (wire / "fred" / "graph").glob("*") if p.is_file())
     return "csv" if graph > api else "api"
+
+
+def _build_warehouse(folder: Path) -> str:
+    """Where the run wrote: the DuckDB file, or the DuckLake the environment configures."""
+    target = load_settings({**os.environ, "CROSSWIND_WAREHOUSE_DIR": str(folder)}).warehouse
+    return lake.describe(target) if target.is_lake else str(target.path)
 
 
 def prepare_warehouse(folder: Path, fresh: bool) -> None:
@@ -312,7 +319,7 @@ def summary(
     verdict = "succeeded" if ok else "FAILED"
     run = outcome.run_id[:8] if outcome.run_id else "(no run recorded)"
     lines.append(f"run       {verdict}: {JOB} {run} in {seconds:.0f} s (FRED via {fred_mode})")
-    lines.append(f"outputs   warehouse  {warehouse / 'crosswind.duckdb'}")
+    lines.append(f"outputs   warehouse  {_build_warehouse(warehouse)}")
     serving = serving_path(warehouse)
     if outcome.serving_published and serving.exists():
         lines.append(f"          serving    {serving} (+ {exports_path(warehouse)})")
