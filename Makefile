@@ -12,7 +12,7 @@ export CW_UV := $(UV)
 RUN := "$$CW_UV" run --frozen
 WITH_ENV := $(RUN) python -m orchestration.lib.envfile
 
-.PHONY: install run demo dev test lint manifest sample docs bench rehearse
+.PHONY: install run demo dev dev-demo test lint manifest sample docs bench rehearse
 
 ## uv is fetched once when missing (not a make target: its path may hold spaces).
 install:
@@ -29,13 +29,14 @@ dbt_project/target/manifest.json: $(DBT_INPUTS)
 	$(WITH_ENV) -- dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 	@touch dbt_project/target/manifest.json
 
-## Materialize everything once (CROSSWIND_SOURCE picks live / replay / sample).
+## Materialize everything once (CROSSWIND_SOURCE picks live / replay / sample): one line per
+## step, then a summary; the full log in <warehouse>/logs/ (orchestration/lib/launch.py).
 run: install
-	$(WITH_ENV) -- dg launch --job refresh_job
+	$(WITH_ENV) -- crosswind run
 
 ## The same job offline on the bundled synthetic sample (warehouse/sample/).
 demo: install
-	$(WITH_ENV) --set CROSSWIND_SOURCE=sample -- dg launch --job refresh_job
+	$(WITH_ENV) --set CROSSWIND_SOURCE=sample -- crosswind run
 
 ## The live job against loopback fakes of every service, answering recorded bodies (README,
 ## "Live mode"), into warehouse/rehearsal/; no internet needed. WIRE_DIR / SNAPSHOT_DIR choose.
@@ -44,9 +45,15 @@ export CW_SNAPSHOT_DIR := $(or $(SNAPSHOT_DIR),../shared/snapshot)
 rehearse: install
 	$(RUN) crosswind rehearse --wire "$$CW_WIRE_DIR" --snapshot "$$CW_SNAPSHOT_DIR"
 
-## The Dagster UI on http://127.0.0.1:3000
+## The Dagster UI (+ daemon: schedule, failure sensor) on http://127.0.0.1:$(PORT), with .env
+## applied; Ctrl-C or SIGTERM stops every process it started (orchestration/lib/devserver.py).
+PORT ?= 3000
 dev: install
-	$(WITH_ENV) -- dg dev --host 127.0.0.1 --port 3000
+	$(WITH_ENV) -- crosswind dev --host 127.0.0.1 --port "$(PORT)"
+
+## The UI on the demo's warehouse (warehouse/sample/): browse what `make demo` built.
+dev-demo: install
+	$(WITH_ENV) --set CROSSWIND_SOURCE=sample -- crosswind dev --host 127.0.0.1 --port "$(PORT)"
 
 ## Cold build, daily refresh, pandas baseline, 10x scale, BI latency (~15 min): bench/README.md
 bench: install

@@ -83,7 +83,7 @@ DEFAULT_VARS: dict = {
     "selloff_min_assets": 4,
     "regime_equity_asset": "sp500",
     "equity_calendar_series": "SPX",
-    "pit_daily_series": [],
+    "pit_daily_series": {},
 }
 
 # int_markets__asset_map (configuration in SQL, copied here):
@@ -169,7 +169,7 @@ def business_days(calendar: str) -> np.ndarray:
 
 def add_business_days(days: np.ndarray, n: int, calendar: str) -> np.ndarray:
     """The n-th business day of `calendar` after each day; a weekend or holiday counts from the
-    business day before it (int_series_observations_published)."""
+    business day before it (macro observations_published)."""
     if n <= 0:
         return days
     open_days = business_days(calendar)
@@ -417,11 +417,11 @@ def read_snapshot(folder: Path, catalog: Catalog) -> tuple[Observations, Observa
     )
 
 
-# --- point in time (int_series_asof_daily) --------------------------------------------------------
+# --- point in time (int_<source>__series_asof_daily) ----------------------------------------------
 
 
 class PointInTime:
-    """int_series_observations_unioned + published dates + the as-of alignment on any days."""
+    """Every source's observations + published dates + the as-of alignment on any days."""
 
     def __init__(self, unioned: Observations, catalog: Catalog, pit_series: list[str]):
         self.catalog = catalog
@@ -443,13 +443,6 @@ class PointInTime:
         # The warehouse's today is the UTC date (orchestration/lib/clock.py), not the local one.
         last = min(max(p[-1] for p in loaded), np.datetime64(datetime.now(UTC).date(), "D"))
         return first, last
-
-    def spine(self) -> np.ndarray:
-        """int_calendar_days: every day over the range of var pit_daily_series."""
-        bounds = self.date_range(self.pit_series)
-        if bounds is None:
-            return np.array([], dtype="datetime64[D]")
-        return np.arange(bounds[0], bounds[1] + np.timedelta64(1, "D"))
 
     def frame(self, prefixes: Mapping[str, str], range_series=None) -> pd.DataFrame | None:
         """pit_daily_frame: one row per day in the range, <prefix>_value/_obs_date/_age_days/
@@ -959,8 +952,10 @@ def compute(
     dbt_vars = {**load_vars(), **(dbt_vars or {})}
     assets = asset_map(dbt_vars)
     observations, markets = read_snapshot(snapshot_dir, catalog)
-    unioned = {**observations, **markets}  # int_series_observations_unioned (market value = close)
-    pit = PointInTime(unioned, catalog, list(dbt_vars["pit_daily_series"]))
+    # every source's observations (market value = close): int_<source>__observations_published
+    unioned = {**observations, **markets}
+    pit_series = [s for ids in dbt_vars["pit_daily_series"].values() for s in ids]
+    pit = PointInTime(unioned, catalog, pit_series)
     frames: dict[str, pd.DataFrame] = {
         NET_LIQUIDITY: net_liquidity_daily(pit, dbt_vars),
         FUNDING_STRESS: funding_stress_daily(pit, dbt_vars),

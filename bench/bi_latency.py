@@ -52,9 +52,10 @@ def _slug(text: str, limit: int = _NAME_MAX) -> str:
     return slug
 
 
-def _sql_blocks(markdown: str) -> list[tuple[str, str, str]]:
-    """(section heading, text of the line before the fence, code) of every ```sql block."""
-    blocks: list[tuple[str, str, str]] = []
+def fenced_blocks(markdown: str) -> list[tuple[str, str, str, str]]:
+    """(section heading, text of the line before the fence, info string, code) of every fenced
+    block at the top level of `markdown` (blocks nested in a longer fence stay in its code)."""
+    blocks: list[tuple[str, str, str, str]] = []
     heading = ""
     previous = ""
     lines = markdown.splitlines()
@@ -71,20 +72,28 @@ def _sql_blocks(markdown: str) -> list[tuple[str, str, str]]:
             i += 1
             continue
         fence, indent = opened.group("fence"), len(opened.group("indent"))
-        info = opened.group("info").strip().split()
         body: list[str] = []
         i += 1
         while i < len(lines):
             stripped = lines[i].strip()
             if stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
                 break
-            body.append(lines[i][indent:] if lines[i][:indent].isspace() else lines[i].lstrip())
+            kept = indent == 0 or lines[i][:indent].isspace()
+            body.append(lines[i][indent:] if kept else lines[i].lstrip())
             i += 1
         i += 1  # the closing fence (or the end of an unclosed block)
-        if info and info[0].lower() == "sql":
-            blocks.append((heading, previous, "\n".join(body)))
+        blocks.append((heading, previous, opened.group("info").strip(), "\n".join(body)))
         previous = ""
     return blocks
+
+
+def _sql_blocks(markdown: str) -> list[tuple[str, str, str]]:
+    """(section heading, text of the line before the fence, code) of every ```sql block."""
+    return [
+        (heading, previous, code)
+        for heading, previous, info, code in fenced_blocks(markdown)
+        if info.split()[:1] and info.split()[0].lower() == "sql"
+    ]
 
 
 def split_statements(sql: str) -> list[tuple[str, str]]:

@@ -1,8 +1,19 @@
 """`crosswind` command line.
 
+    crosswind run [--job refresh_job]
+    crosswind dev [--host 127.0.0.1] [--port 3000]
     crosswind record --dest DIR [--raw DIR] [--sources fred,treasury,...]
     crosswind rehearse --wire DIR [--snapshot DIR] [--warehouse DIR] [--fred auto|api|csv]
     crosswind reconcile [--sources fred,...] [--check]
+
+`run` (what `make run` and `make demo` do) runs a job quietly: one line per finished step, then
+a summary (mode, rows per source, checks passed / warned / failed, marts built, where the
+outputs are; on failure the failed steps and checks). The full log goes to
+`<warehouse>/logs/`, and the run shows in the Dagster UI like one launched there
+(orchestration/lib/launch.py). The exit code is 1 if the run failed.
+
+`dev` (what `make dev` does) starts the Dagster UI and daemon and, when stopped (Ctrl-C,
+SIGTERM), every process they started (orchestration/lib/devserver.py).
 
 `record` fetches live data through each source's live client. `--dest` writes it in the replay
 layout (`DIR/fred/<ID>.csv`, `DIR/treasury/tga_daily.csv`, ...), so that
@@ -34,13 +45,13 @@ from pathlib import Path
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.errors import CrosswindError
 from orchestration.lib.http import redact_text, tapped
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import CrosswindSettings, load_settings
 from orchestration.rehearsal import DEFAULT_WAREHOUSE, FRED_MODES
 from orchestration.rehearsal.record import RawRecorder
 from orchestration.sources.registry import SOURCES, make_source
 
 # Environment variables whose values must never be printed, whatever a source raises.
-SECRET_ENV = ("FRED_API_KEY",)
+SECRET_ENV = CrosswindSettings.secret_variables()
 
 
 def _out(message: str) -> None:
@@ -68,6 +79,20 @@ def _source_list(text: str) -> list[str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crosswind", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run a job quietly and print a summary (the full log goes to <warehouse>/logs/)",
+        description="Run a job of the code location with the environment's settings: one line "
+        "per finished step, then a summary; the full log in <warehouse>/logs/. The run shows "
+        "in the Dagster UI like one launched there.",
+    )
+    run.add_argument("--job", default="refresh_job", help="job to run (default refresh_job)")
+    dev = commands.add_parser(
+        "dev",
+        help="the Dagster UI and daemon (dg dev); stopping it stops every process it started",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dev.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     record = commands.add_parser(
         "record",
         help="fetch live data and write it in the replay (snapshot) layout",
@@ -204,6 +229,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     crosswind_log.addHandler(handler)
     crosswind_log.setLevel(logging.INFO)
     try:
+        if args.command == "run":
+            from orchestration.lib.launch import run_command
+
+            return run_command(args.job, out=_out, err=_err)
+        if args.command == "dev":
+            from orchestration.lib.devserver import dev
+
+            try:
+                return dev(args.host, args.port, out=_out)
+            except CrosswindError as exc:
+                _err(f"crosswind dev: {exc}")
+                return 2
         if args.command == "record":
             if args.dest is None and args.raw is None:
                 _err("crosswind record: give --dest (replay layout), --raw (wire layout) or both")
@@ -222,7 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "reconcile":
             from orchestration.lib.reconcile import reconcile
 
-            results = reconcile(args.sources, delete=not args.check, out=_out)
+            try:
+                results = reconcile(args.sources, delete=not args.check, out=_out)
+            except CrosswindError as exc:
+                _err(f"crosswind reconcile: {exc}")
+                return 2
             return 0 if all(r.ok for r in results) else 1
         return 2  # pragma: no cover - argparse rejects unknown commands
     finally:

@@ -14,6 +14,7 @@ import pytest
 from orchestration.defs.ingestion.fred.assets import fred_observations
 from orchestration.lib.quality import CHECKS
 from tests.support.catalog import catalog_requiring
+from tests.support.resources import crosswind_resources
 
 WALCL = ["2026-01-07,6580000", "2026-01-14,6590000", "2026-01-21,6600000", "2026-01-28,6610000"]
 RRP = ["2026-01-26,5.1", "2026-01-27,.", "2026-01-28,4.9"]
@@ -38,7 +39,9 @@ def replay_env(tmp_path, warehouse_env, monkeypatch):
 
 
 def _materialize():
-    return dg.materialize([fred_observations], raise_on_error=False)
+    return dg.materialize(
+        [fred_observations], raise_on_error=False, resources=crosswind_resources()
+    )
 
 
 def _checks(result) -> dict[str, bool]:
@@ -69,12 +72,17 @@ def test_first_load_then_idempotent_rerun(replay_env):
     assert set(_checks(first)) == {c.name for c in CHECKS}
     meta = first.asset_materializations_for_node("raw_fred__observations")[0].metadata
     assert meta["new_rows"].value == 7 and meta["revised_rows"].value == 0
-    assert meta["first_date"].value == "2026-01-07" and meta["last_date"].value == "2026-01-28"
+    assert meta["batch_first_date"].value == "2026-01-07"
+    assert meta["batch_last_date"].value == "2026-01-28"
+    # the whole table after the write: its rows and date range
+    assert meta["dagster/row_count"].value == 7
+    assert (meta["first_date"].value, meta["last_date"].value) == ("2026-01-07", "2026-01-28")
     before = _table_fingerprint(db)
 
     again = _materialize()
     meta = again.asset_materializations_for_node("raw_fred__observations")[0].metadata
     assert meta["new_rows"].value == 0 and meta["unchanged_rows"].value > 0
+    assert meta["dagster/row_count"].value == 7  # the table, not this run's batch
     assert _table_fingerprint(db) == before
 
 

@@ -16,8 +16,8 @@ from orchestration.defs.ingestion.cme.assets import RULES as CME_RULES
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.quality import (
     Stored,
+    data_age_within_limit,
     dropped_rows,
-    freshness,
     rows_dropped_outcome,
     source_not_frozen,
     step_excess,
@@ -345,8 +345,8 @@ def test_reconcile_turns_dropped_rows_into_deletions():
 
 
 @pytest.mark.parametrize("age_days,stale", [(5, False), (40, True)])
-def test_freshness_warns_without_blocking(age_days, stale):
-    outcome = freshness(
+def test_data_age_warns_without_blocking(age_days, stale):
+    outcome = data_age_within_limit(
         {"SOFR": TODAY - timedelta(days=age_days)}, _tracked("fred", "SOFR"), TODAY, "fred"
     )
     assert outcome.passed is not stale
@@ -355,7 +355,7 @@ def test_freshness_warns_without_blocking(age_days, stale):
 
 def test_a_source_with_no_rows_is_never_fresh():
     tracked = _tracked("fred", "SOFR", "SP500")
-    outcome = freshness({}, tracked, TODAY, "fred")
+    outcome = data_age_within_limit({}, tracked, TODAY, "fred")
     assert (
         not outcome.passed
         and "no rows at all" in outcome.summary
@@ -364,7 +364,7 @@ def test_a_source_with_no_rows_is_never_fresh():
     assert not source_not_frozen({}, tracked, TODAY, "fred").passed
     # Margin products have no staleness limit, but an empty margin history is still not fresh.
     products = CME_RULES.tracked(CATALOG, "cme", CME_RULES)
-    assert not freshness({}, products, TODAY, "cme").passed
+    assert not data_age_within_limit({}, products, TODAY, "cme").passed
     assert source_not_frozen({"GC": date(2020, 1, 2)}, products, TODAY, "cme").passed
 
 

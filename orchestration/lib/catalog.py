@@ -335,27 +335,37 @@ def _refusal(mark, problem: str, key=None) -> _Refused:
     return _Refused(mark.line + 1, problem, key)
 
 
-def _load_yaml(path: Path) -> object:
+def load_strict_yaml(
+    path: Path,
+    what: str = "series catalog",
+    error: type[Exception] = CatalogError,
+    max_bytes: int = MAX_CATALOG_BYTES,
+    section: str = "catalog",
+) -> object:
+    """`path` parsed by the strict loader; every problem is an `error` naming `what` and where,
+    never quoting the document (the alert rules file is read this way too)."""
     try:
         with open(path, "rb") as handle:
-            payload = handle.read(MAX_CATALOG_BYTES + 1)
+            payload = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise CatalogError(f"cannot read series catalog {path}: {exc}") from None
-    if len(payload) > MAX_CATALOG_BYTES:
-        raise CatalogError(
-            f"series catalog {path} is larger than {MAX_CATALOG_BYTES // 1024} KiB; refused"
-        )
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    if len(payload) > max_bytes:
+        raise error(f"{what} {path} is larger than {max_bytes // 1024} KiB; refused")
     try:
         return yaml.load(payload.decode("utf-8"), Loader=_StrictLoader)  # a SafeLoader subclass
     except _Refused as exc:
-        where = f"[catalog/{exc.key}] " if isinstance(exc.key, str) else ""
-        raise CatalogError(f"{where}{path} line {exc.line}: {exc.problem}") from None
+        where = f"[{section}/{exc.key}] " if isinstance(exc.key, str) else ""
+        raise error(f"{where}{path} line {exc.line}: {exc.problem}") from None
     except UnicodeDecodeError:
-        raise CatalogError(f"series catalog {path} is not UTF-8 text") from None
+        raise error(f"{what} {path} is not UTF-8 text") from None
     except RecursionError:
-        raise CatalogError(f"series catalog {path} is nested too deeply") from None
+        raise error(f"{what} {path} is nested too deeply") from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"cannot read series catalog {path}: {str(exc)[:400]}") from None
+        raise error(f"cannot read {what} {path}: {str(exc)[:400]}") from None
+
+
+# Where and what of a pydantic error, never the offending input (the alert rules use it too).
+describe_validation_error = _describe
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -370,7 +380,7 @@ def dump_catalog(data: dict, **options) -> str:
 
 @cache
 def _read_catalog(path: Path) -> Catalog:
-    data = _load_yaml(path)
+    data = load_strict_yaml(path)
     if not isinstance(data, dict):
         raise CatalogError(f"series catalog {path} is not a mapping of sections")
     try:

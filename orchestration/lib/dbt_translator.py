@@ -8,16 +8,30 @@ Keys are dagster-dbt's defaults, on purpose:
 - a model is `[<+schema>, <model>]`, i.e. its DuckDB relation (`["marts", "fct_..."]`), because
   every layer folder sets `+schema` and `generate_schema_name` uses it verbatim.
 tests/dbt/test_translator.py pins both.
+
+Every dbt test becomes an asset check whose description says what it asserts: the test's own
+`description:` in the dbt YAML when it has one, else one written from the test's arguments
+(describe_test). Check names are the dbt test names (dagster-dbt matches results by them), so
+a test with arguments gets a readable `name:` in the YAML (tests/dbt/test_check_names.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+
+from orchestration.lib.asset_metadata import ENGINE
+
+# dagster-dbt puts the DbtProject object in every asset's metadata, which the UI can only show as
+# "[DbtProject] (unserializable)". Dropped: without it dagster-dbt runs dbt in the resource's
+# project_dir, which is the same project (it only loses a selectors.yml shortcut for subsets
+# of more than 200 nodes). The manifest and translator entries stay (the UI hides them).
+PROJECT_METADATA_KEY = "dagster_dbt/project"
 
 LAYERS = ("staging", "intermediate", "marts")
 DEFAULT_OWNERS = ("team:analytics",)
@@ -51,6 +65,10 @@ class CrosswindDbtTranslator(DagsterDbtTranslator):
         project: DbtProject | None,
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        if PROJECT_METADATA_KEY in spec.metadata:
+            spec = spec.replace_attributes(
+                metadata={k: v for k, v in spec.metadata.items() if k != PROJECT_METADATA_KEY}
+            )
         props = self.get_resource_props(manifest, unique_id)
         layer = layer_of(props)
         if layer is None:
@@ -58,6 +76,90 @@ class CrosswindDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(group_name=layer, owners=owners_of(props)).merge_attributes(
             tags={"layer": layer}
         )
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        test = manifest["nodes"][unique_id]
+        kind = (test.get("test_metadata") or {}).get("name")
+        return dg.AssetCheckSpec(
+            spec.name,
+            asset=spec.asset_key,
+            description=describe_test(test),
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata={
+                **spec.metadata,
+                ENGINE: f"dbt test ({kind})" if kind else "dbt test (singular)",
+            },
+            automation_condition=spec.automation_condition,
+        )
+
+
+def _readable(value: Any) -> str:
+    """A test argument as a person reads it: ref('x') / source('a', 'b') -> x / a.b."""
+    text = str(value)
+    text = re.sub(r"\{\{\s*(.*?)\s*\}\}", r"\1", text)
+    text = re.sub(r"ref\('([^']+)'\)", r"\1", text)
+    return re.sub(r"source\('([^']+)',\s*'([^']+)'\)", r"\1.\2", text)
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test asserts, in a sentence: its YAML `description:`, else from its arguments."""
+    config = test.get("config") or {}
+    written = test.get("description") or (config.get("meta") or {}).get("description")
+    warn = (config.get("severity") or "error").lower() == "warn"
+    suffix = " Severity warn: reported, nothing downstream is stopped." if warn else ""
+    if written:
+        return " ".join(str(written).split()) + suffix
+    meta = test.get("test_metadata") or {}
+    kwargs = meta.get("kwargs") or {}
+    column = kwargs.get("column_name") or test.get("column_name")
+    col = f"`{column}`" if column else "every row"
+    kind = meta.get("name")
+    if kind == "not_null":
+        text = f"{col} is never NULL."
+    elif kind == "unique":
+        text = f"No two rows share a {col}."
+    elif kind == "accepted_values":
+        values = kwargs.get("values")
+        shown = ", ".join(map(str, values)) if isinstance(values, list) else _readable(values)
+        text = f"{col} only takes the values {shown} (NULL passes)."
+    elif kind == "relationships":
+        target = f"{_readable(kwargs.get('to'))}.{kwargs.get('field')}"
+        text = f"Every {col} exists as {target} (NULL passes)."
+    elif kind == "value_between":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        if low is not None and high is not None:
+            text = f"{col} lies between {low} and {high}, inclusive (NULL passes)."
+        elif low is not None:
+            text = f"{col} is at least {low} (NULL passes)."
+        else:
+            text = f"{col} is at most {high} (NULL passes)."
+    elif kind == "value_in_catalog_range":
+        text = (
+            f"{col} lies in the plausible range of {kwargs.get('series_id')} in "
+            "orchestration/catalog.yaml (NULL passes)."
+        )
+    elif kind == "unique_combination":
+        text = f"One row per ({', '.join(kwargs.get('columns') or [])})."
+    elif kind == "expression_is_true":
+        expression = " ".join(str(kwargs.get("expression")).split())
+        subject = f"{col} {expression}" if column else expression
+        text = f"`{subject}` holds on every row (NULL passes)."
+    elif kind:
+        args = ", ".join(f"{k}={_readable(v)}" for k, v in kwargs.items() if k != "model")
+        text = f"dbt test {kind}({args})."
+    else:
+        text = f"Singular test {test.get('original_file_path')}: passes when it returns no rows."
+    return text + suffix
 
 
 def make_translator() -> CrosswindDbtTranslator:

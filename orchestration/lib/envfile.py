@@ -14,8 +14,8 @@ is therefore refused in one line instead of being overridden silently; `--set` v
 `CROSSWIND_SOURCE=sample`) count as set in the environment.
 
 Then CROSSWIND_WAREHOUSE_DIR is made absolute, DAGSTER_HOME defaults to
-`<warehouse>/dagster_home` and is created (with orchestration/dagster.yaml when it has no
-dagster.yaml), and the command replaces this process. Paths travel in
+`<warehouse>/dagster_home` and is created with the shipped dagster.yaml
+(orchestration/lib/instance.py), and the command replaces this process. Paths travel in
 the environment, never through a shell, so a repository path with spaces or quotes is harmless.
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from orchestration.lib.errors import CrosswindError
+from orchestration.lib.instance import prepare_home
 from orchestration.lib.settings import REPO_ROOT, load_settings
 
 ENV_FILE = REPO_ROOT / ".env"
@@ -60,17 +61,6 @@ def environment(
     return env
 
 
-INSTANCE_CONFIG = REPO_ROOT / "orchestration" / "dagster.yaml"
-
-
-def install_instance_config(home: Path) -> None:
-    """Create DAGSTER_HOME with crosswind's dagster.yaml (the pool limit) unless it has one."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(INSTANCE_CONFIG.read_text())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     forced: dict[str, str] = {}
@@ -85,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         env = environment(os.environ, forced)
-        install_instance_config(Path(env["DAGSTER_HOME"]))
+        prepare_home(Path(env["DAGSTER_HOME"]))
     except (CrosswindError, OSError) as exc:
         sys.stderr.write(f"crosswind: {exc}\n")
         return 2

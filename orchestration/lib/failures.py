@@ -1,6 +1,8 @@
 """Failure records: what a failed run broke, written where a user looks (warehouse/failures/).
 
-A run-failure sensor calls `write_failure_record()`; it reads the run's event log for failed
+`write_failure_record()` is called by the daemon's run-failure sensor and by `crosswind run`
+(orchestration/lib/launch.py) for the runs it launches; whichever comes first writes the record,
+the other finds it and writes nothing. `collect()` reads the run's event log for failed
 steps (with their error message), failed asset checks (asset, check, severity, description) and
 the steps that were skipped because of them, then writes
 
@@ -55,7 +57,7 @@ def collect(instance, run, run_failure_message: str, warehouse_dir: Path) -> Fai
             continue
         if event.event_type == DagsterEventType.STEP_FAILURE:
             error = getattr(event.event_specific_data, "error", None)
-            message = error.message.strip() if error is not None else (event.message or "")
+            message = _error_text(error) if error is not None else (event.message or "")
             message = _ANSI.sub("", message)
             user = getattr(event.event_specific_data, "user_failure_data", None)
             failed_steps.append(
@@ -80,7 +82,7 @@ def collect(instance, run, run_failure_message: str, warehouse_dir: Path) -> Fai
                         "description": _ANSI.sub("", evaluation.description or ""),
                     }
                 )
-    skipped += [step for step in _planned_steps(instance, run) if step not in started]
+    skipped += [step for step in planned_steps(instance, run) if step not in started]
     serving = warehouse_dir / SERVING_FILE
     serving_note = (
         f"{serving} left as published at "
@@ -109,7 +111,15 @@ def _failed_at(instance, run_id: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _planned_steps(instance, run) -> list[str]:
+def _error_text(error) -> str:
+    """What the asset raised: Dagster wraps it in a DagsterExecutionStepExecutionError whose
+    own message only names the op."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return error.message.strip()
+
+
+def planned_steps(instance, run) -> list[str]:
     """Steps the run meant to execute (those never started were abandoned by the failure)."""
     if run.step_keys_to_execute:
         return list(run.step_keys_to_execute)
@@ -160,11 +170,23 @@ def to_markdown(record: FailureRecord) -> str:
     return "\n".join(lines)
 
 
+def existing_record(run_id: str, warehouse_dir: Path) -> Path | None:
+    """The record already written for `run_id`, if any."""
+    found = sorted((warehouse_dir / FAILURES_DIR).glob(f"*-{run_id}.json"))
+    return found[0] if found else None
+
+
 def write_failure_record(record: FailureRecord, warehouse_dir: Path) -> tuple[Path, Path]:
+    """Write the run's record and latest_failure.md, once per run: a second call for the same
+    run (the sensor after `crosswind run`, or a sensor tick re-evaluated) changes nothing."""
     folder = warehouse_dir / FAILURES_DIR
+    latest = folder / LATEST
+    written = existing_record(record.run_id, warehouse_dir)
+    if written is not None:
+        return written, latest
     stamp = record.failed_at.replace("-", "").replace(":", "")
     path = folder / f"{stamp}-{record.run_id}.json"
-    write_text_atomic(path, json.dumps(asdict(record), indent=2) + "\n")
-    latest = folder / LATEST
     write_text_atomic(latest, to_markdown(record))
+    # The JSON last: it marks the run as recorded, so a crash in between is redone next time.
+    write_text_atomic(path, json.dumps(asdict(record), indent=2) + "\n")
     return path, latest

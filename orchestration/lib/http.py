@@ -136,6 +136,12 @@ def redact_text(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def register_secrets(*secrets: str) -> None:
+    """Have the urllib3 request log scrub these too (e.g. a webhook URL whose path is a token)."""
+    with _SECRETS_LOCK:
+        _SECRETS.update(s for s in secrets if s)
+
+
 class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         with _SECRETS_LOCK:
@@ -235,8 +241,7 @@ class HttpClient:
         self._random = random.Random()
         self._pace_lock = threading.Lock()
         self._last_start: float | None = None
-        with _SECRETS_LOCK:
-            _SECRETS.update(self._secrets)
+        register_secrets(*self._secrets)
 
     # -- public ----------------------------------------------------------------------------------
 

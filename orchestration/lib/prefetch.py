@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from orchestration.lib.settings import Settings
+
 log = logging.getLogger("crosswind.prefetch")
 
 MAX_THREADS = 8
@@ -28,19 +30,21 @@ _lock = threading.Lock()
 # (run id, step key) -> the fetch of that step, started by start()
 _pending: dict[tuple[str, str], Future] = {}
 _pools: dict[str, ThreadPoolExecutor] = {}
+_settings: dict[str, Settings] = {}
 
 
-def start(run_id: str, step_keys: Iterable[str], run_config: Mapping[str, Any]) -> list[str]:
-    """Start the fetch of every raw step in `step_keys` (live mode only); the steps started."""
+def start(
+    run_id: str, step_keys: Iterable[str], run_config: Mapping[str, Any], settings: Settings
+) -> list[str]:
+    """Start the fetch of every raw step in `step_keys` (live mode only) with the run's
+    `settings` (its resource, as lib/recovery.py resolved it); the steps started."""
     from orchestration.lib import raw_assets, warehouse
     from orchestration.lib.catalog import load_catalog
-    from orchestration.lib.settings import load_settings
 
-    settings = load_settings()
     steps = {key: raw_assets.RAW_STEPS[key] for key in step_keys if key in raw_assets.RAW_STEPS}
     if settings.source_mode != "live" or len(steps) < 2:
         return []
-    catalog = load_catalog()
+    catalog = load_catalog(settings.catalog_path)
     ops = run_config.get("ops") or {}
     with warehouse.reader(settings.warehouse) as con:
         plans = {
@@ -57,6 +61,7 @@ def start(run_id: str, step_keys: Iterable[str], run_config: Mapping[str, Any]) 
     pool = ThreadPoolExecutor(min(MAX_THREADS, len(plans)), thread_name_prefix="crosswind-fetch")
     with _lock:
         _pools[run_id] = pool
+        _settings[run_id] = settings
         for key, plan in plans.items():
             step = steps[key]
             _pending[(run_id, key)] = pool.submit(
@@ -65,10 +70,19 @@ def start(run_id: str, step_keys: Iterable[str], run_config: Mapping[str, Any]) 
     return sorted(plans)
 
 
-def take(run_id: str, step_key: str) -> Future | None:
-    """The fetch started for this step of this run, or None (the step fetches itself)."""
+def take(run_id: str, step_key: str, settings: Settings) -> Future | None:
+    """The fetch started for this step of this run, or None (the step fetches itself): also
+    when it was made with other settings than the step's own (never expected: both come from
+    the run's settings resource)."""
     with _lock:
-        return _pending.pop((run_id, step_key), None)
+        pending = _pending.pop((run_id, step_key), None)
+        made_with = _settings.get(run_id)
+    if pending is None or made_with is None:
+        return None
+    if made_with != settings or made_with.values != settings.values:
+        pending.cancel()
+        return None
+    return pending
 
 
 def finish(run_id: str) -> None:
@@ -77,5 +91,6 @@ def finish(run_id: str) -> None:
         for key in [k for k in _pending if k[0] == run_id]:
             _pending.pop(key).cancel()
         pool = _pools.pop(run_id, None)
+        _settings.pop(run_id, None)
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -2,14 +2,17 @@
 
 Every batch is validated *before* it is written: a failing blocking expectation means the
 warehouse is never touched. Each outcome names the source, the series and the offending values.
-Three checks run *after* the write, on what the warehouse then holds: `freshness`,
+Three checks run *after* the write, on what the warehouse then holds: `data_age_within_limit`,
 `source_not_frozen` and `series_not_stuck` (warnings: the data stays visible, the marts NULL and
-flag values past their staleness limit).
+flag values past their staleness limit). Each check says what implements it (`engine`: Great
+Expectations for the expectations validated on the batch, pandas / Python for the rest).
 
 What "fresh" means, everywhere: a series is fresh when its newest observation is no older than
 its staleness limit + release lag + one period, as of today (live) or as of the newest
 observation the warehouse holds from any source (replay and sample, which replay a fixed past).
-A source or required series with no rows is never fresh.
+A source or required series with no rows is never fresh. This is the data's own age; the
+Dagster freshness policy on every asset only says the asset was refreshed on schedule
+(orchestration/defs/automation/schedules.py).
 """
 
 from __future__ import annotations
@@ -51,17 +54,23 @@ STUCK_CONTEXT_MIN_MONTHS = 6
 STUCK_LIVELY_REVERSALS = 6
 
 
+GX = "Great Expectations"
+PANDAS = "pandas"
+PYTHON = "Python"
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
     description: str
     blocking: bool = True
+    engine: str = PANDAS  # what decides the outcome (GX: a Great Expectations expectation)
 
 
 CHECKS = (
     CheckSpec("expected_columns", "The batch has every column of the raw table."),
     CheckSpec("dates_parseable", "Every row has a valid date."),
-    CheckSpec("unique_keys", "No key (series, date) appears twice in the batch."),
+    CheckSpec("unique_keys", "No key (series, date) appears twice in the batch.", engine=GX),
     CheckSpec(
         "no_future_dates",
         "No observation is dated after today (plus the source's grace days, e.g. margin "
@@ -71,11 +80,13 @@ CHECKS = (
         "no_dates_before_start",
         "No observation is dated before its series' first_date in the catalog (a year-1 row "
         "would stretch every calendar to year 1).",
+        engine=GX,
     ),
     CheckSpec(
         "magnitude_in_range",
         "Every value, converted with its units label, lies in the catalog range for its series "
         "(catches a millions/billions change).",
+        engine=GX,
     ),
     CheckSpec(
         "plausible_changes",
@@ -83,8 +94,9 @@ CHECKS = (
         "before the window included) goes beyond the catalog's jump limit, and a previous value "
         "a row states matches the real previous row: catches decimal and units slips. ERROR "
         "where the catalog says block, WARN where history shows such steps.",
+        engine=GX,
     ),
-    CheckSpec("missing_share", "Missing values stay under each series' catalog limit."),
+    CheckSpec("missing_share", "Missing values stay under each series' catalog limit.", engine=GX),
     CheckSpec(
         "series_present",
         "Every series (or margin product) the source should carry has values in this fetch: "
@@ -98,16 +110,20 @@ CHECKS = (
         "`reconcile: true`) deletes them, logged in raw_meta.revision_log.",
     ),
     CheckSpec(
-        "freshness",
-        "Each series' last observation is no older than its staleness limit plus release lag "
-        "(warning: stale data is shown, not blocked); a required series with no rows is stale.",
+        "data_age_within_limit",
+        "The data's own age, not the refresh schedule: each series' newest observation is no "
+        "older than its staleness limit plus release lag (warning: stale data is shown, not "
+        "blocked); a required series with no rows is stale. The asset's freshness policy only "
+        "says it was refreshed on schedule.",
         blocking=False,
+        engine=PYTHON,
     ),
     CheckSpec(
         "source_not_frozen",
         "At least one series of the source is fresh, and the source has rows at all (warning: "
         "a frozen copy, e.g. a workbook that stopped updating, keeps loading without errors).",
         blocking=False,
+        engine=PYTHON,
     ),
     CheckSpec(
         "series_not_stuck",
@@ -116,7 +132,7 @@ CHECKS = (
         blocking=False,
     ),
 )
-AFTER_WRITE = frozenset({"freshness", "source_not_frozen", "series_not_stuck"})
+AFTER_WRITE = frozenset({"data_age_within_limit", "source_not_frozen", "series_not_stuck"})
 
 
 @dataclass
@@ -673,14 +689,16 @@ def rows_dropped_outcome(
     )
 
 
-# -- after the write: freshness, frozen sources, stuck series -----------------------------------
+# -- after the write: data age, frozen sources, stuck series -------------------------------------
 
 
 def _judged_for_age(tracked: Sequence[Tracked]) -> list[Tracked]:
     return [t for t in tracked if not t.discontinued and t.max_age_days is not None]
 
 
-def freshness(last_dates: dict, tracked: Sequence[Tracked], as_of: date, source: str) -> Outcome:
+def data_age_within_limit(
+    last_dates: dict, tracked: Sequence[Tracked], as_of: date, source: str
+) -> Outcome:
     """Warn about series whose last observation is older than the catalog allows."""
     stale = []
     if not last_dates:
@@ -695,10 +713,12 @@ def freshness(last_dates: dict, tracked: Sequence[Tracked], as_of: date, source:
         if age > t.max_age_days:
             stale.append(f"{t.id} last {last} ({age} d old > {t.max_age_days} d)")
     return Outcome(
-        "freshness",
+        "data_age_within_limit",
         not stale,
         False,
-        f"[{source}] stale as of {as_of}: " + "; ".join(stale) if stale else f"fresh as of {as_of}",
+        f"[{source}] data too old (stale) as of {as_of}: " + "; ".join(stale)
+        if stale
+        else f"every series' newest data within its age limit as of {as_of}",
         {"stale": stale, "as_of": str(as_of)},
     )
 

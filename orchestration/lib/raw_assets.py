@@ -24,23 +24,25 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.lib import clock, prefetch, warehouse
+from orchestration.lib.asset_metadata import ENGINE, raw_definition_metadata, raw_stats
 from orchestration.lib.catalog import Catalog, load_catalog
 from orchestration.lib.errors import SourceError
 from orchestration.lib.quality import (
     AFTER_WRITE,
     CHECKS,
+    CheckSpec,
     FlaggedPeriod,
     Outcome,
     Stored,
+    data_age_within_limit,
     dropped_rows,
-    freshness,
     source_not_frozen,
     stuck_outcome,
     stuck_periods,
     validate_batch,
 )
 from orchestration.lib.raw_tables import SOURCE_TABLES, RawTable
-from orchestration.lib.settings import Settings, ingest_pool, load_settings
+from orchestration.lib.settings import CrosswindSettings, Settings, ingest_pool
 from orchestration.lib.source_rules import DEFAULT_RULES, SourceRules, Tracked
 from orchestration.sources.base import Batch
 from orchestration.sources.registry import make_source
@@ -78,10 +80,23 @@ class IngestConfig(dg.Config):
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The gates of a raw asset, each saying what implements it and when it runs."""
     return [
-        dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description)
+        dg.AssetCheckSpec(
+            c.name,
+            asset=key,
+            blocking=c.blocking,
+            description=f"{c.description} [{c.engine}, {_when(c)}]",
+            metadata={ENGINE: c.engine, "runs": _when(c)},
+        )
         for c in CHECKS
     ]
+
+
+def _when(check: CheckSpec) -> str:
+    if check.name in AFTER_WRITE:
+        return "after the write, warns"
+    return "on the batch before the write; an ERROR blocks it"
 
 
 def to_check_result(key: dg.AssetKey, outcome: Outcome) -> dg.AssetCheckResult:
@@ -199,9 +214,17 @@ def _series_table(frame: pd.DataFrame, table: RawTable) -> str:
     if frame.empty:
         return "(no rows)"
     grouped = frame.groupby(table.series_column)[table.date_column].agg(["min", "max", "count"])
-    lines = ["| series | first | last | rows |", "|---|---|---|---|"]
-    lines += [f"| {s} | {r['min']} | {r['max']} | {r['count']} |" for s, r in grouped.iterrows()]
+    lines = ["| series | first | last | rows |", "|---|---|---|---:|"]
+    lines += [
+        f"| {s} | {_day(r['min'])} | {_day(r['max'])} | {r['count']:,} |"
+        for s, r in grouped.iterrows()
+    ]
     return "\n".join(lines)
+
+
+def _day(value) -> str:
+    """A date as YYYY-MM-DD, whether it arrived as a date, a timestamp or text."""
+    return str(pd.Timestamp(value).date()) if pd.notna(value) else ""
 
 
 def _windows_text(starts: dict[str, date | None]) -> dict[str, str]:
@@ -265,7 +288,7 @@ def run_raw_ingestion(
     started = time.perf_counter()
     # Live runs on the in-process executor started this fetch with every other source's when
     # the run began (lib/prefetch.py): take it, waiting if it is still on the wire.
-    pending = prefetch.take(context.run_id, step_name(table))
+    pending = prefetch.take(context.run_id, step_name(table), settings)
     try:
         if pending is not None:
             fetch = pending.result()
@@ -336,18 +359,22 @@ def run_raw_ingestion(
         # Replay and sample replay a fixed past: judge them as of the newest observation the
         # warehouse holds from any source, not against today's calendar.
         as_of = day if settings.source_mode == "live" else warehouse.newest_date(con, day)
-        outcomes.append(freshness(last_after, tracked, as_of, source))
+        outcomes.append(data_age_within_limit(last_after, tracked, as_of, source))
         # What the source publishes now, where it says (Batch.newest): a frozen copy must show
         # even when the warehouse already holds newer rows from an earlier, current copy.
         outcomes.append(source_not_frozen({**last_after, **batch.newest}, tracked, as_of, source))
         changed = bool(stats.new_rows or stats.revised_rows or stats.deleted_rows)
         outcomes.append(_stuck_check(con, table, tracked, catalog, rules, source, changed))
+        # Rows and dates of the whole table after the write (one query, ~ms).
+        written_tables = [table] if rules.metadata_table is None else [table, rules.metadata_table]
+        table_stats = raw_stats(con, written_tables)
     checked = time.perf_counter()
     for outcome in outcomes:
         if outcome.name in AFTER_WRITE and not outcome.passed:
             context.log.warning(outcome.summary)
     dates = pd.to_datetime(batch.frame[table.date_column]) if len(batch.frame) else None
     metadata = {
+        **table_stats[table].metadata(),
         "source_mode": settings.source_mode,
         "rows_in_batch": stats.rows_in_batch,
         "new_rows": stats.new_rows,
@@ -355,8 +382,8 @@ def run_raw_ingestion(
         "unchanged_rows": stats.unchanged_rows,
         "deleted_rows": stats.deleted_rows,
         "full_history": full,
-        "first_date": str(dates.min().date()) if dates is not None else "",
-        "last_date": str(dates.max().date()) if dates is not None else "",
+        "batch_first_date": str(dates.min().date()) if dates is not None else "",
+        "batch_last_date": str(dates.max().date()) if dates is not None else "",
         "series_loaded": len(last_after),
         "absent_series": dg.MetadataValue.json(batch.absent),
         "source_warnings": dg.MetadataValue.json(batch.warnings),
@@ -379,7 +406,10 @@ def run_raw_ingestion(
     if rules.metadata_table is not None:
         yield dg.MaterializeResult(
             asset_key=dg.AssetKey([rules.metadata_table.schema, rules.metadata_table.table]),
-            metadata={"series_with_metadata": len(batch.series_metadata)},
+            metadata={
+                **table_stats[rules.metadata_table].metadata(),
+                "series_with_metadata": len(batch.series_metadata),
+            },
         )
 
 
@@ -401,7 +431,7 @@ def build_raw_asset(
             group_name=group,
             kinds={"python", "duckdb"},
             owners=OWNERS,
-            metadata={"table": table.qualified, "key": list(table.key)},
+            metadata=raw_definition_metadata(table),
         )
     ]
     if rules.metadata_table is not None:
@@ -412,17 +442,18 @@ def build_raw_asset(
                 group_name=group,
                 kinds={"python", "duckdb"},
                 owners=OWNERS,
+                metadata=raw_definition_metadata(rules.metadata_table),
             )
         )
 
-    def _ingest(context, config: IngestConfig):
-        yield from run_raw_ingestion(
-            context, source, table, key, load_catalog(), load_settings(), rules, config
-        )
+    def _ingest(context, config: IngestConfig, settings: CrosswindSettings):
+        resolved = settings.resolve()
+        catalog = load_catalog(resolved.catalog_path)
+        yield from run_raw_ingestion(context, source, table, key, catalog, resolved, rules, config)
 
-    # Dagster reads the config class from the annotation, which this module's postponed
-    # annotations leave as a string.
-    _ingest.__annotations__["config"] = IngestConfig
+    # Dagster reads the config and resource classes from the annotations, which this module's
+    # postponed annotations leave as strings.
+    _ingest.__annotations__.update(config=IngestConfig, settings=CrosswindSettings)
     return dg.multi_asset(
         name=step_name(table),
         specs=specs,

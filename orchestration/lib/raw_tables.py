@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The DuckDB catalog the raw schemas live in (the file crosswind.duckdb), as dbt names relations.
+DATABASE = "crosswind"
+
 
 @dataclass(frozen=True)
 class RawTable:
@@ -18,10 +21,21 @@ class RawTable:
     value_column: str | None  # the column magnitude checks apply to
     date_column: str = "date"
     series_column: str = "series_id"
+    # (first, last) columns of the table's date range when it is not min/max of date_column
+    range_columns: tuple[str, str] | None = None
 
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.table}"
+
+    @property
+    def date_range(self) -> tuple[str, str] | None:
+        """Columns whose min and max are the table's first and last date (None: no dates)."""
+        if self.range_columns is not None:
+            return self.range_columns
+        if dict(self.columns).get(self.date_column) == "DATE":
+            return (self.date_column, self.date_column)
+        return None
 
     @property
     def all_columns(self) -> tuple[tuple[str, str], ...]:
@@ -151,6 +165,7 @@ CALENDARS = RawTable(
     ),
     ("calendar",),
     None,
+    range_columns=("first_date", "last_date"),
 )
 CALENDAR_HOLIDAYS = RawTable(
     "raw_meta",

@@ -1,4 +1,9 @@
-"""What every run does first: fail runs whose process died, and clean up after a killed publish.
+"""What every run does first: say its settings, fail runs whose process died, clean up after a
+killed publish.
+
+Every run, however it was launched (UI, schedule, `crosswind run`, `dg launch`), is tagged with
+its mode, snapshot and warehouse (`Settings.run_tags`) from its own settings resource, so the
+run list says which data a run used.
 
 A run killed with SIGKILL (or by the OOM killer, or a reboot) cannot report its own end: Dagster
 keeps it STARTED forever, and the daemon's run monitoring cannot tell, because the default run
@@ -28,7 +33,12 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from orchestration.lib import prefetch, serving, warehouse
 from orchestration.lib.errors import CrosswindError
-from orchestration.lib.settings import concurrent_writers, load_settings
+from orchestration.lib.settings import (
+    RESOURCE_KEY,
+    CrosswindSettings,
+    Settings,
+    concurrent_writers,
+)
 
 log = logging.getLogger("crosswind.recovery")
 
@@ -122,7 +132,30 @@ def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> dict[str, int]:
     return freed
 
 
-def recover_at_run_start(instance: dg.DagsterInstance, run_id: str, logger=log) -> None:
+def run_settings(plan_context) -> Settings:
+    """The run's settings resource as its run config resolved it (EnvVars read, Launchpad
+    overrides applied)."""
+    from dagster._core.system_config.objects import ResolvedRunConfig
+
+    job_def = plan_context.job.get_definition()
+    resolved = ResolvedRunConfig.build(job_def, plan_context.run_config)
+    config = resolved.resources.get(RESOURCE_KEY)
+    if config is None:  # a job without the resource (tests' stand-in assets): the environment
+        return CrosswindSettings.from_values().resolve()
+    return CrosswindSettings(**(config.config or {})).resolve()
+
+
+def tag_run(instance: dg.DagsterInstance, run_id: str, settings: Settings) -> None:
+    """Add the settings' tags to the run, keeping any the launcher already set."""
+    run = instance.get_run_by_id(run_id)
+    wanted = settings.run_tags()
+    if run is not None and any(run.tags.get(k) != v for k, v in wanted.items()):
+        instance.add_run_tags(run_id, wanted)
+
+
+def recover_at_run_start(
+    instance: dg.DagsterInstance, run_id: str, settings: Settings, logger=log
+) -> None:
     """Never stops the run it starts: anything unexpected is logged and the run goes on."""
     try:
         for abandoned in fail_abandoned_runs(instance, run_id):
@@ -132,12 +165,11 @@ def recover_at_run_start(instance: dg.DagsterInstance, run_id: str, logger=log) 
     except Exception as exc:  # the instance is the user's: never fail a run over it
         logger.warning(f"could not check for abandoned runs: {type(exc).__name__}: {exc}")
     try:
-        for run_id, count in free_slots_of_finished_runs(instance).items():
-            logger.warning(f"freed {count} pool slot(s) still held by ended run {run_id}")
+        for ended, count in free_slots_of_finished_runs(instance).items():
+            logger.warning(f"freed {count} pool slot(s) still held by ended run {ended}")
     except Exception as exc:
         logger.warning(f"could not free pool slots of ended runs: {type(exc).__name__}: {exc}")
     try:
-        settings = load_settings()
         with warehouse.write_lock(settings.warehouse_path, timeout_s=0):
             removed = serving.clean_leftovers(settings.warehouse_dir)
         if removed:
@@ -162,9 +194,12 @@ class _RecoveringExecutor(dg.Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan):
-        recover_at_run_start(plan_context.instance, plan_context.run_id, plan_context.log)
+        # Bad settings (an unknown mode...) fail here, before any step, in one clear line.
+        settings = run_settings(plan_context)
+        tag_run(plan_context.instance, plan_context.run_id, settings)
+        recover_at_run_start(plan_context.instance, plan_context.run_id, settings, plan_context.log)
         if self._prefetch_live:
-            _start_prefetch(plan_context, execution_plan)
+            _start_prefetch(plan_context, execution_plan, settings)
         try:
             yield from self._inner.execute(plan_context, execution_plan)
         finally:
@@ -172,11 +207,14 @@ class _RecoveringExecutor(dg.Executor):
                 prefetch.finish(plan_context.run_id)
 
 
-def _start_prefetch(plan_context, execution_plan) -> None:
+def _start_prefetch(plan_context, execution_plan, settings: Settings) -> None:
     """Live mode, steps in one process: fetch every source of the run at once (lib/prefetch.py)."""
     try:
         started = prefetch.start(
-            plan_context.run_id, execution_plan.step_keys_to_execute, plan_context.run_config
+            plan_context.run_id,
+            execution_plan.step_keys_to_execute,
+            plan_context.run_config,
+            settings,
         )
     except Exception as exc:  # the steps fetch themselves and report what is wrong
         plan_context.log.warning(f"live sources not prefetched: {str(exc).splitlines()[0]}")
@@ -192,11 +230,11 @@ crosswind_executor = dg.ExecutorDefinition(
     executor_creation_fn=lambda context: _RecoveringExecutor(
         dg.in_process_executor.executor_creation_fn(context), prefetch_live=True
     ),
-    description="Dagster's in-process executor; before the first step it marks runs whose "
-    "process died as failed and removes what an interrupted publish left, and in live mode "
-    "starts every source's fetch at once (the steps still write one at a time).",
+    description="Dagster's in-process executor; before the first step it tags the run with its "
+    "settings (crosswind/mode, snapshot, warehouse, backend), marks runs whose process died as "
+    "failed and removes what an interrupted publish left, and in live mode starts every "
+    "source's fetch at once (the steps still write one at a time).",
 )
-
 # Fetches wait on the network and the lake takes concurrent writers: more steps than cores.
 PARALLEL_STEPS = 4
 WARM_MODULES = ["dagster", "orchestration.definitions", "orchestration.lib.forkserver_warmup"]

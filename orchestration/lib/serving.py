@@ -17,7 +17,9 @@ writes a complete new set into a folder of its own, then switches one pointer:
    snapshot, pinned, so one publish copies one version; its id goes in `meta.publish_info`);
    the new `serving.duckdb` is written
    with `STORAGE_VERSION 'v1.0.0'` (readable by every DuckDB 1.x driver): every table of schema
-   `marts`, the `bi` views, the `meta` publish tables; row counts are checked against the build.
+   `marts`, the `meta` tables (publish info, row counts, `inputs`: each input's newest
+   observation), the `bi` views; row counts are checked against the build, and a view that
+   cannot be created stops the publish here.
 3. One Parquet file per mart, then the manifest; every file and folder is fsynced.
 4. `current` is switched by `os.replace` of a new symlink: the commit point. A reader, or a kill,
    before it finds the previous set whole; after it, the new set whole.
@@ -73,17 +75,56 @@ class ServingError(CrosswindError):
     """The serving copy could not be published; the previous copy is unchanged."""
 
 
-# Views BI dashboards start from. Each is created only when the marts it reads exist, so a mart
-# that is not built yet (or renamed) drops its view instead of failing the publish.
+class ViewsNotCreated(ServingError):
+    """A `bi` view could not be created on the new copy: a mart or column it reads is gone."""
+
+    def __init__(self, failed: Mapping[str, str]):
+        self.failed = dict(failed)
+        listed = "; ".join(f"bi.{view}: {error}" for view, error in self.failed.items())
+        super().__init__(
+            f"serving copy NOT published (the previous set stays current): {len(self.failed)} "
+            f"bi view(s) cannot be created, a mart or column they read was renamed or dropped "
+            f"(fix BI_VIEWS in orchestration/lib/serving.py or the mart): {listed}"
+        )
+
+
+# Views BI dashboards (and the daily report) start from, in creation order: a view may read the
+# ones above it. Every view must be created: one that cannot be (a mart or column it reads was
+# renamed or dropped) stops the publish before the switch (ViewsNotCreated).
 BI_VIEWS: dict[str, str] = {
-    # The newest row often lacks inputs not yet published (e.g. TGA is out, H.4.1 is not), so
-    # the KPI row is the newest one with net liquidity, stress score and S&P 500 all present.
+    # THE as-of date of the serving set: the newest day with both the stress score and an S&P 500
+    # close (a trading day the warehouse can describe stress and markets for). Later days only
+    # carry single inputs (a Saturday FX quote, an index published a day early). Fallbacks keep
+    # a partial warehouse readable; `rule` says which one applied.
+    "as_of": """
+        SELECT coalesce(
+                   max(date) FILTER (WHERE stress_score IS NOT NULL AND sp500_close IS NOT NULL),
+                   max(date) FILTER (WHERE stress_score IS NOT NULL),
+                   max(date)) AS as_of_date,
+               CASE WHEN count(*) FILTER (WHERE stress_score IS NOT NULL
+                                            AND sp500_close IS NOT NULL) > 0
+                        THEN 'newest day with the stress score and an S&P 500 close'
+                    WHEN count(*) FILTER (WHERE stress_score IS NOT NULL) > 0
+                        THEN 'newest day with the stress score (no S&P 500 close yet)'
+                    ELSE 'newest day of the dashboard mart (no stress score yet)' END AS rule,
+               max(date) AS newest_row_date
+        FROM marts.mart_market_dashboard_daily""",
+    # Every figure of the as-of day; NULL where an input is missing or past its staleness limit
+    # on that day (`*_age_days` and bi.input_health say which).
     "dashboard_latest": """
         SELECT * FROM marts.mart_market_dashboard_daily
-        WHERE date = (
-            SELECT coalesce(max(date) FILTER (WHERE net_liquidity_bn IS NOT NULL
-                AND stress_score IS NOT NULL AND sp500_close IS NOT NULL), max(date))
-            FROM marts.mart_market_dashboard_daily)""",
+        WHERE date = (SELECT as_of_date FROM bi.as_of)""",
+    # Each input of the catalog (and each margin product) with its age on the as-of date.
+    "input_health": """
+        SELECT i.input, i.source, i.description, i.frequency, i.required, i.staleness_days,
+               i.first_date, i.last_date, i.observations, i.source_mode, i.loaded_at,
+               i.stuck_periods, a.as_of_date, a.as_of_date - i.last_date AS age_days,
+               CASE WHEN i.last_date IS NULL AND i.required THEN 'missing'
+                    WHEN i.last_date IS NULL THEN 'not supplied'
+                    WHEN i.staleness_days IS NULL THEN 'event history'
+                    WHEN a.as_of_date - i.last_date > i.staleness_days THEN 'stale'
+                    ELSE 'fresh' END AS status
+        FROM meta.inputs i CROSS JOIN bi.as_of a""",
     "dashboard_last_365d": """
         SELECT * FROM marts.mart_market_dashboard_daily
         WHERE date > (SELECT max(date) FROM marts.mart_market_dashboard_daily)
@@ -139,6 +180,7 @@ class PublishResult:
     info: dict[str, str] = field(default_factory=dict)
     # exports/<name> files crosswind did not write and therefore left alone (no link made)
     not_linked: list[str] = field(default_factory=list)
+    inputs: int = 0  # rows of meta.inputs (catalog series and margin products)
 
 
 def serving_path(warehouse_dir: Path) -> Path:
@@ -187,11 +229,15 @@ def publish(
     warehouse_dir: Path | None = None,
     *,
     info: Mapping[str, str] | None = None,
+    require_views: bool = True,
 ) -> PublishResult:
     """Write a new serving set from the build warehouse and make it current with one rename.
 
     `build` is the build file (a path) or the configured `Warehouse` (a DuckDB file or a
-    DuckLake). Raises ServingError (the current set untouched) when the build has no marts.
+    DuckLake). Raises ServingError (the current set untouched) when the build has no marts, and
+    ViewsNotCreated when a `bi` view cannot be created. `require_views=False` is for stand-in
+    marts that are not the dbt project's (the fault harness): views that fail are then skipped
+    and listed in `skipped_views`.
     """
     started = time.perf_counter()
     target = build if isinstance(build, Warehouse) else Warehouse("duckdb", Path(build))
@@ -212,7 +258,11 @@ def publish(
         meta = {PUBLISH_ID_KEY: publish_id, **(info or {})}
         try:
             folder.mkdir(parents=True)
-            tables, views, skipped = _build_copy(target, folder / SERVING_FILE, published_at, meta)
+            tables, views, skipped, inputs = _build_copy(
+                target, folder / SERVING_FILE, published_at, meta
+            )
+            if skipped and require_views:
+                raise ViewsNotCreated(skipped)
             export_bytes = _export_parquet(
                 folder / SERVING_FILE, folder / EXPORTS_DIR, tables, publish_id
             )
@@ -239,6 +289,7 @@ def publish(
         folder=folder,
         info=dict(info or {}),
         not_linked=not_linked,
+        inputs=inputs,
     )
 
 
@@ -259,7 +310,8 @@ def _attach_build(con: duckdb.DuckDBPyConnection, build: Warehouse) -> dict[str,
 
 def _build_copy(
     build: Warehouse, tmp: Path, published_at: str, info: Mapping[str, str]
-) -> tuple[dict[str, int], list[str], dict[str, str]]:
+) -> tuple[dict[str, int], list[str], dict[str, str], int]:
+    """(mart row counts, views created, views that failed with their error, meta.inputs rows)."""
     con = duckdb.connect(config=dict(lake.NO_DOWNLOADS))
     try:
         origin = _attach_build(con, build)
@@ -287,15 +339,6 @@ def _build_copy(
             if copied != source:
                 raise ServingError(f"copy of {name} has {copied} rows, build has {source}")
             tables[name] = copied
-        con.execute("CREATE SCHEMA bi")
-        views: list[str] = []
-        skipped: dict[str, str] = {}
-        for view, sql in BI_VIEWS.items():
-            try:
-                con.execute(f"CREATE VIEW bi.{view} AS {sql}")
-                views.append(view)
-            except duckdb.Error as exc:  # a mart or column it needs is missing
-                skipped[view] = str(exc).splitlines()[0][:200]
         con.execute("CREATE SCHEMA meta")
         meta = {
             "published_at": published_at,
@@ -316,6 +359,16 @@ def _build_copy(
             "INSERT INTO meta.tables VALUES (?, ?, ?)",
             [(n, r, f"{EXPORTS_DIR}/{n}.parquet") for n, r in tables.items()],
         )
+        inputs = _write_inputs(con)
+        con.execute("CREATE SCHEMA bi")
+        views: list[str] = []
+        skipped: dict[str, str] = {}
+        for view, sql in BI_VIEWS.items():
+            try:
+                con.execute(f"CREATE VIEW bi.{view} AS {sql}")
+                views.append(view)
+            except duckdb.Error as exc:  # a mart or column it needs is missing
+                skipped[view] = str(exc).splitlines()[0][:300]
         con.execute("CHECKPOINT serving")
         con.execute("USE memory")
         con.execute("DETACH serving")
@@ -324,7 +377,86 @@ def _build_copy(
         con.close()
     if tmp.with_name(tmp.name + ".wal").exists():
         raise ServingError(f"{tmp} still has a write-ahead log after CHECKPOINT")
-    return tables, views, skipped
+    return tables, views, skipped, inputs
+
+
+INPUT_COLUMNS = (
+    ("input", "VARCHAR"),  # catalog series id, or margin product
+    ("source", "VARCHAR"),
+    ("description", "VARCHAR"),
+    ("frequency", "VARCHAR"),  # 'event' for margin products: one row per change
+    ("required", "BOOLEAN"),
+    ("staleness_days", "INTEGER"),  # NULL: no limit (event histories)
+    ("first_date", "DATE"),
+    ("last_date", "DATE"),  # newest observation with a value; NULL: none loaded
+    ("observations", "BIGINT"),
+    ("source_mode", "VARCHAR"),  # live / replay / sample, of the newest load
+    ("loaded_at", "TIMESTAMP"),
+    ("stuck_periods", "VARCHAR"),  # raw_meta.flagged_periods of kind 'stuck', 'start..end; ...'
+)
+
+
+def _build_has(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'build' "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _write_inputs(con: duckdb.DuckDBPyConnection) -> int:
+    """meta.inputs: every input the catalog names (and every margin product), with its newest
+    observation in the build file's raw tables. Empty when the build has no raw layer (marts
+    built elsewhere): readers then say that input health is unknown."""
+    from orchestration.lib.raw_tables import SERIES_CATALOG, SOURCE_TABLES
+
+    columns = ", ".join(f"{name} {kind}" for name, kind in INPUT_COLUMNS)
+    con.execute(f"CREATE TABLE meta.inputs ({columns})")
+    if not _build_has(con, SERIES_CATALOG.qualified):
+        return 0
+    observed = [
+        f"SELECT {t.series_column} AS input, count({t.value_column}) AS observations, "
+        f"min({t.date_column}) FILTER ({t.value_column} IS NOT NULL) AS first_date, "
+        f"max({t.date_column}) FILTER ({t.value_column} IS NOT NULL) AS last_date, "
+        "arg_max(source_mode, _loaded_at) AS source_mode, max(_loaded_at) AS loaded_at "
+        f"FROM build.{t.qualified} GROUP BY ALL"
+        for t in SOURCE_TABLES.values()
+        if _build_has(con, t.qualified)
+    ]
+    wanted = [
+        "SELECT series_id AS input, source, description, frequency, required, staleness_days "
+        f"FROM build.{SERIES_CATALOG.qualified}"
+    ]
+    if _build_has(con, "raw_meta.margin_products"):
+        wanted.append(
+            "SELECT product, 'cme', description, 'event', NULL, NULL "
+            "FROM build.raw_meta.margin_products"
+        )
+    stuck = "SELECT NULL::VARCHAR AS input, NULL::VARCHAR AS stuck_periods WHERE false"
+    if _build_has(con, "raw_meta.flagged_periods"):
+        stuck = (
+            "SELECT series_id AS input, string_agg(period_start || '..' || period_end, '; ' "
+            "ORDER BY period_start) AS stuck_periods FROM build.raw_meta.flagged_periods "
+            "WHERE kind = 'stuck' GROUP BY ALL"
+        )
+    observed_sql = " UNION ALL ".join(observed) or (
+        "SELECT NULL AS input, 0 AS observations, NULL::DATE AS first_date, NULL::DATE AS "
+        "last_date, NULL AS source_mode, NULL::TIMESTAMP AS loaded_at WHERE false"
+    )
+    con.execute(
+        f"""INSERT INTO meta.inputs
+        WITH wanted AS ({" UNION ALL ".join(wanted)}), observed AS ({observed_sql}),
+             stuck AS ({stuck})
+        SELECT w.input, w.source, w.description, w.frequency, w.required, w.staleness_days,
+               o.first_date, o.last_date, coalesce(o.observations, 0), o.source_mode,
+               o.loaded_at, s.stuck_periods
+        FROM wanted w LEFT JOIN observed o USING (input) LEFT JOIN stuck s USING (input)
+        ORDER BY w.source, w.input"""
+    )
+    return con.execute("SELECT count(*) FROM meta.inputs").fetchone()[0]
 
 
 def _export_parquet(

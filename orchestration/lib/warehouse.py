@@ -32,11 +32,10 @@ import pandas as pd
 from orchestration.lib import lake
 from orchestration.lib.errors import CrosswindError, WarehouseBusy, WarehouseUnwritable
 from orchestration.lib.raw_tables import ALL_TABLES, SOURCE_TABLES, RawTable
-from orchestration.lib.settings import Warehouse
+from orchestration.lib.settings import Warehouse, lock_timeout_s
 
 log = logging.getLogger("crosswind.warehouse")
 
-LOCK_TIMEOUT_S = float(os.environ.get("CROSSWIND_LOCK_TIMEOUT", "600"))
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 _NO_SPACE_TEXT = ("No space left on device", "Disk quota exceeded", "database or disk is full")
@@ -44,8 +43,9 @@ _READ_ONLY_TEXT = ("Read-only file system", "Permission denied")
 
 
 @contextmanager
-def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the warehouse's exclusive write lock; wait up to `timeout_s`, then refuse clearly.
+def write_lock(warehouse_path: Path, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's exclusive write lock; wait up to `timeout_s` (default: the setting
+    CROSSWIND_LOCK_TIMEOUT, read now), then refuse clearly.
 
     A holder that is not the process that took the lock (a child that inherited it, left
     running after its parent was killed) is refused at once: waiting would not end. A full
@@ -62,7 +62,7 @@ def write_lock(warehouse_path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
             raise
         raise clear from clear.__cause__
     try:
-        _acquire(handle, lock_path, timeout_s)
+        _acquire(handle, lock_path, lock_timeout_s() if timeout_s is None else timeout_s)
         try:
             handle.seek(0)
             handle.truncate()
@@ -236,7 +236,7 @@ def exists(where: Warehouse | Path) -> bool:
     return target.postgres_catalog or Path(target.catalog or "").exists()
 
 
-def lock_for(where: Warehouse | Path, timeout_s: float = LOCK_TIMEOUT_S):
+def lock_for(where: Warehouse | Path, timeout_s: float | None = None):
     """The local write lock a writer of `where` takes; none where several writers are allowed."""
     target = _target(where)
     return nullcontext() if target.concurrent_writers else write_lock(target.path, timeout_s)
@@ -307,6 +307,49 @@ def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
         "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
     return row is not None and row[0] == "ducklake"
+
+
+def portable_ddl(con: duckdb.DuckDBPyConnection, statement: str) -> str:
+    """`statement` for `con`'s warehouse: on DuckLake, which has no PRIMARY KEY, UNIQUE or CHECK
+    constraints, without them (the writers keep keys unique with delete-then-insert)."""
+    if not is_lake(con):
+        return statement
+    out, i = [], 0
+    while i < len(statement):
+        match = re.compile(r",?\s*\b(PRIMARY KEY|UNIQUE|CHECK)\b\s*", re.I).match(statement, i)
+        if match is None:
+            out.append(statement[i])
+            i += 1
+            continue
+        i = match.end()
+        if i < len(statement) and statement[i] == "(":  # skip the balanced parenthesis
+            depth = 0
+            while i < len(statement):
+                depth += {"(": 1, ")": -1}.get(statement[i], 0)
+                i += 1
+                if depth == 0:
+                    break
+        if not match.group(0).startswith(","):
+            out.append(" ")
+    return re.sub(r"[ \t]+([,)\n])", r"\1", "".join(out))
+
+
+def upsert_row(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    key: dict[str, object],
+    values: list,
+    on_conflict: str,
+) -> None:
+    """Insert one row of `table`, replacing the row with the same `key`: `on_conflict` (an
+    `ON CONFLICT ... DO UPDATE` clause) on a DuckDB file, delete-then-insert on DuckLake."""
+    marks = ", ".join("?" for _ in values)
+    if not is_lake(con):
+        con.execute(f"INSERT INTO {table} VALUES ({marks}) {on_conflict}", values)
+        return
+    where = " AND ".join(f'"{k}" = ?' for k in key)
+    con.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
+    con.execute(f"INSERT INTO {table} VALUES ({marks})", values)
 
 
 def _primary_key(con: duckdb.DuckDBPyConnection, columns) -> str:
@@ -645,7 +688,9 @@ def flagged_periods(con: duckdb.DuckDBPyConnection, table: RawTable, kind: str) 
             "WHERE table_name = ? AND kind = ? ORDER BY series_id, period_start",
             [table.qualified, kind],
         ).fetchall()
-    except duckdb.CatalogException:
+    # No table yet. DuckDB may say so as an InvalidInputException: its replacement scan then
+    # finds this very function, a Python object named like the missing table.
+    except (duckdb.CatalogException, duckdb.InvalidInputException):
         return []
 
 

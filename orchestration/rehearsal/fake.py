@@ -22,6 +22,7 @@ from pathlib import Path
 
 from orchestration.lib import clock
 from orchestration.lib.catalog import Catalog, load_catalog
+from orchestration.lib.settings import CrosswindSettings
 from orchestration.rehearsal import layout
 from orchestration.rehearsal.answers import (
     BLOCKED,
@@ -55,18 +56,9 @@ MOUNTS = (
     ("/v8/finance/chart/", "markets"),
     ("/financial-stress-index/", "ofr"),
 )
-# One variable per endpoint: the interface for mirrors and proxies (README, "Live mode").
-URL_VARIABLES = (
-    "CROSSWIND_FRED_API_URL",
-    "CROSSWIND_FRED_CSV_URL",
-    "CROSSWIND_FISCALDATA_URL",
-    "CROSSWIND_MOF_URL",
-    "CROSSWIND_SHILLER_PAGE_URL",
-    "CROSSWIND_SHILLER_URL",
-    "CROSSWIND_YAHOO_URL",
-    "CROSSWIND_OFR_URL",
-    "CROSSWIND_CME_URL",
-)
+# One variable per endpoint: the interface for mirrors and proxies (README, "Live mode"), as
+# the settings resource declares them.
+URL_VARIABLES = tuple(v for v in CrosswindSettings.variables().values() if v.endswith("_URL"))
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 NO_PROXY = "127.0.0.1,localhost"
 

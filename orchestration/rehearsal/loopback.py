@@ -76,6 +76,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     at: float  # time.monotonic() when it arrived
+    body: bytes = b""  # what a POST sent (the alert webhook tests read it)
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -144,6 +145,8 @@ class LoopbackServer:
         class _Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 split = urlsplit(self.path)
+                length = self.headers.get("Content-Length", "").strip()
+                length = int(length) if length.isdigit() else 0
                 request = Request(
                     method=self.command,
                     path=split.path,
@@ -151,6 +154,7 @@ class LoopbackServer:
                     query=parse_qs(split.query, keep_blank_values=True),
                     headers=dict(self.headers.items()),
                     at=time.monotonic(),
+                    body=self.rfile.read(length) if length > 0 else b"",
                 )
                 reply = server.respond(request)
                 if reply.delay and server._stopping.wait(reply.delay):

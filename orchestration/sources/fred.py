@@ -46,7 +46,6 @@ import io
 import json
 import logging
 import math
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
@@ -797,12 +796,11 @@ class FredApiSource(_FredSource):
 # -- choice --------------------------------------------------------------------------------------
 
 
-def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> _FredSource:
+def make_source(settings: Settings) -> _FredSource:
     """Live: the API when FRED_API_KEY is set, else the graph CSV. Replay/sample: the files."""
-    env = os.environ if env is None else env
     if settings.source_mode != "live":
         return FredReplaySource(settings.replay_dir, mode=settings.source_mode)
-    api_key = (env.get(API_KEY_ENV) or "").strip()
+    api_key = settings.value(API_KEY_ENV).strip()
     if api_key:
-        return FredApiSource(api_key, env.get(API_URL_ENV) or DEFAULT_API_URL)
-    return FredCsvSource(env.get(CSV_URL_ENV) or DEFAULT_CSV_URL)
+        return FredApiSource(api_key, settings.value(API_URL_ENV) or DEFAULT_API_URL)
+    return FredCsvSource(settings.value(CSV_URL_ENV) or DEFAULT_CSV_URL)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import time as time_module
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -419,14 +418,15 @@ class MarketsSource:
         return written
 
 
-def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> MarketsSource:
-    env = os.environ if env is None else env
+def make_source(settings: Settings) -> MarketsSource:
     if settings.source_mode != "live":
         return MarketsSource(CsvFolderProvider(settings.replay_dir / SOURCE), settings.source_mode)
-    folder = env.get(FOLDER_ENV)
+    folder = settings.value(FOLDER_ENV)
     if folder:
         path = Path(folder).expanduser()
         if not path.is_dir():
             raise SourceError(SOURCE, f"{FOLDER_ENV}={folder} is not a folder")
         return MarketsSource(CsvFolderProvider(path), "live")
-    return MarketsSource(YahooChartProvider(env.get(YAHOO_URL_ENV) or YAHOO_DEFAULT_URL), "live")
+    return MarketsSource(
+        YahooChartProvider(settings.value(YAHOO_URL_ENV) or YAHOO_DEFAULT_URL), "live"
+    )

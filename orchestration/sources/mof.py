@@ -15,7 +15,6 @@ with its line.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -325,8 +324,7 @@ class MofLive(_MofSource):
         }
 
 
-def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> _MofSource:
-    env = os.environ if env is None else env
+def make_source(settings: Settings) -> _MofSource:
     if settings.source_mode == "live":
-        return MofLive(env.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        return MofLive(settings.value(BASE_URL_ENV) or DEFAULT_BASE_URL)
     return MofReplay(settings.replay_dir, mode=settings.source_mode)

@@ -20,8 +20,7 @@ parse. One GET per fetch (no query string): the file always holds the full histo
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -191,8 +190,7 @@ class OfrLiveSource(_OfrSource):
         return self.client.get(self.url, series=INDEX_SERIES, expect="csv").content
 
 
-def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> _OfrSource:
-    env = os.environ if env is None else env
+def make_source(settings: Settings) -> _OfrSource:
     if settings.source_mode == "live":
-        return OfrLiveSource(env.get(URL_ENV) or DEFAULT_URL)
+        return OfrLiveSource(settings.value(URL_ENV) or DEFAULT_URL)
     return OfrReplaySource(settings.replay_dir, mode=settings.source_mode)

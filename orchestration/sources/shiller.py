@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -335,8 +334,9 @@ class ShillerLive(_ShillerSource):
         return []
 
 
-def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> _ShillerSource:
-    env = os.environ if env is None else env
+def make_source(settings: Settings) -> _ShillerSource:
     if settings.source_mode == "live":
-        return ShillerLive(env.get(PAGE_URL_ENV) or DEFAULT_PAGE_URL, env.get(URL_ENV) or None)
+        return ShillerLive(
+            settings.value(PAGE_URL_ENV) or DEFAULT_PAGE_URL, settings.value(URL_ENV) or None
+        )
     return ShillerReplay(settings.replay_dir, mode=settings.source_mode)

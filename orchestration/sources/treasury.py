@@ -21,7 +21,6 @@ import csv
 import io
 import logging
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -338,8 +337,7 @@ class TreasuryDtsLiveSource(_TreasurySource):
         return payload
 
 
-def make_source(settings: Settings, env: Mapping[str, str] | None = None) -> _TreasurySource:
-    env = os.environ if env is None else env
+def make_source(settings: Settings) -> _TreasurySource:
     if settings.source_mode == "live":
-        return TreasuryDtsLiveSource(env.get(URL_ENV) or DEFAULT_URL)
+        return TreasuryDtsLiveSource(settings.value(URL_ENV) or DEFAULT_URL)
     return TreasuryReplaySource(settings.replay_dir, mode=settings.source_mode)

@@ -39,7 +39,7 @@ bp = _load_baseline()
 
 
 def test_add_business_days_follows_the_publisher_calendar():
-    # Mirrors int_series_observations_published. Expected dates read off a 2026 calendar:
+    # Mirrors macro observations_published. Expected dates read off a 2026 calendar:
     # Mon 2026-02-16 is Washington's Birthday (US federal), so Friday + 1bd is Tuesday.
     days = np.array(
         ["2026-02-13", "2026-02-14", "2026-02-12", "2026-02-13", "2026-02-15"],

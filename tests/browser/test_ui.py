@@ -179,7 +179,7 @@ def test_report_renders_its_charts_offline(browser, tmp_path):
     )
     assert len(plots) == 5
     assert all(p["traces"] >= 1 and p["h"] > 200 for p in plots), plots
-    assert page.locator(".heatmaplayer").count() == 1  # the correlation heatmap drew
+    assert page.locator(".heatmaplayer").count() == 2  # the pillar and correlation heatmaps drew
     assert requests == []
     page.screenshot(path=str(OUTPUT / "report_full.png"), full_page=True)
     page.close()

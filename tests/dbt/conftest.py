@@ -16,3 +16,38 @@ def dbt_manifest_path():
     project.preparer.prepare(project)
     assert project.manifest_path.exists(), f"dbt parse wrote no manifest at {project.manifest_path}"
     return project.manifest_path
+
+
+@pytest.fixture(scope="module")
+def snapshot_con(snapshot_build):
+    """A read-only connection to the session's snapshot build (tests/conftest.py)."""
+    import duckdb
+
+    warehouse, _ = snapshot_build
+    connection = duckdb.connect(str(warehouse / "crosswind.duckdb"), read_only=True)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def report_context(snapshot_con):
+    """report.Context over the snapshot build's marts as of a given day (no serving copy needed)."""
+    from datetime import date
+
+    import pandas as pd
+
+    from orchestration.lib import report
+
+    marts = {
+        r[0]
+        for r in snapshot_con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+        ).fetchall()
+    }
+
+    def make(day: str) -> report.Context:
+        return report.Context(
+            snapshot_con, date.fromisoformat(day), "", None, marts, pd.DataFrame()
+        )
+
+    return make

@@ -19,7 +19,8 @@ def test_series_missing_from_pit_daily_series_fails_compilation(tmp_path):
     from orchestration.defs.transform.project import dbt_executable
 
     dbt_vars = yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text())["vars"]
-    without_sofr = [s for s in dbt_vars["pit_daily_series"] if s != "SOFR"]
+    pit = dbt_vars["pit_daily_series"]
+    without_sofr = {source: [s for s in ids if s != "SOFR"] for source, ids in pit.items()}
     env = {
         **os.environ,
         "CROSSWIND_WAREHOUSE_DIR": str(tmp_path),

@@ -94,7 +94,7 @@ def test_model_keys_groups_and_owners(dbt_manifest_path):
         ["marts", "fct_liquidity_pillars_daily"],
         ["marts", "fct_labor_monthly"],
         ["marts", "mart_market_dashboard_daily"],
-        ["intermediate", "int_series_asof_daily"],
+        ["intermediate", "int_fred__series_asof_daily"],
         ["staging", "stg_fred__observations"],
     ):
         spec = by_key[dg.AssetKey(key)]
@@ -122,7 +122,7 @@ def test_definitions_join_raw_and_dbt_assets(dbt_manifest_path):
     checks = {
         c.name for c in graph.asset_check_keys if c.asset_key.path == ["raw_fred", "observations"]
     }
-    assert any(name.startswith("source_unique_combination") for name in checks), checks
+    assert "one_row_per_series_id_date" in checks, checks  # a dbt source test, as an asset check
 
 
 def test_old_dbt_run_targets_are_pruned(tmp_path):
@@ -171,3 +171,20 @@ def test_a_runs_newer_parse_state_becomes_the_next_runs_seed(tmp_path):
     # A run that wrote no parse state (failed early) leaves the seed alone.
     assert not keep_partial_parse(tmp_path / "missing", project_target)
     assert kept.read_bytes() == b"new"
+
+
+def test_every_raw_table_tested_in_dbt_gets_real_asset_checks(dbt_manifest_path):
+    """dagster-dbt makes a source's tests asset checks only when some model reads the source;
+    otherwise their results arrive as bare observations. raw_fred/series_metadata is read by
+    stg_fred__series_metadata, so its source tests are checks like every other raw table's."""
+    from orchestration.defs.transform.assets import crosswind_dbt_models
+
+    manifest = json.loads(dbt_manifest_path.read_text())
+    tested = {
+        dg.AssetKey([node["source_name"], node["name"]])
+        for uid, node in manifest["sources"].items()
+        if any(child.startswith("test.") for child in manifest["child_map"].get(uid, []))
+    }
+    checked = {key.asset_key for key in crosswind_dbt_models.check_keys}
+    assert dg.AssetKey(["raw_fred", "series_metadata"]) in tested
+    assert tested <= checked, f"source tests without asset checks: {sorted(tested - checked)}"

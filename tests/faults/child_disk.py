@@ -23,6 +23,7 @@ import dagster as dg
 
 from orchestration.lib import warehouse
 from tests.faults import harness
+from tests.support.resources import crosswind_resources
 
 
 def _dbt() -> dg.ExecuteInProcessResult:
@@ -31,7 +32,7 @@ def _dbt() -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [transform.crosswind_dbt_models],
         selection=dg.AssetSelection.assets(transform.crosswind_dbt_models).without_checks(),
-        resources=transform.defs().resources,
+        resources={**transform.defs().resources, **crosswind_resources()},
         raise_on_error=False,
     )
 

@@ -22,6 +22,7 @@ import pytest
 from orchestration.lib import clock
 from tests.faults import harness
 from tests.support.catalog import catalog_requiring
+from tests.support.resources import crosswind_resources
 from tests.support.snapshot import dbt_build
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -81,7 +82,9 @@ def test_the_marts_are_the_same_in_every_process_time_zone(tmp_path, monkeypatch
     catalog = catalog_requiring(["RRPONTSYD", "WALCL", "TGA"], tmp_path / "catalog.yaml")
     monkeypatch.setenv("CROSSWIND_CATALOG", str(catalog))
     result = dg.materialize(
-        [series_catalog, harness.ASSETS["fred"], harness.ASSETS["treasury"]], raise_on_error=False
+        [series_catalog, harness.ASSETS["fred"], harness.ASSETS["treasury"]],
+        raise_on_error=False,
+        resources=crosswind_resources(),
     )
     assert result.success, harness.failure_text(result)
 

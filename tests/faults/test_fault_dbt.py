@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from tests.faults import harness
+from tests.support.resources import crosswind_resources
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -106,7 +107,7 @@ def test_sigkill_mid_dbt_build_then_rerun_gives_the_clean_build(tmp_path, monkey
     monkeypatch.setenv("CROSSWIND_SOURCE", "sample")
     monkeypatch.setenv("CROSSWIND_WAREHOUSE_DIR", str(folder))
     monkeypatch.delenv("FRED_API_KEY", raising=False)
-    loaded = dg.materialize(assets, raise_on_error=False)
+    loaded = dg.materialize(assets, raise_on_error=False, resources=crosswind_resources())
     assert loaded.success, harness.failure_text(loaded)
     db = folder / "crosswind.duckdb"
 

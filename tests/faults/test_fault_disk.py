@@ -28,6 +28,7 @@ import pytest
 
 from orchestration.lib import serving
 from tests.faults import harness
+from tests.support.resources import crosswind_resources
 
 pytestmark = pytest.mark.faults
 
@@ -125,7 +126,8 @@ def test_disk_full_during_dbt_build(replay_wh, namespaces, tmp_path):
     except Exception as exc:  # another engineer's work in progress
         pytest.skip(f"orchestration.defs does not load: {type(exc).__name__}: {exc}")
     # A built warehouse: catalog, every dbt model, a publish; then dbt again on a full disk.
-    assert dg.materialize([series_catalog], raise_on_error=False).success
+    loaded = dg.materialize([series_catalog], raise_on_error=False, resources=crosswind_resources())
+    assert loaded.success
     built = RUNS["dbt"]()
     assert built.success, harness.failure_text(built)
     serving.publish(replay_wh.db)

@@ -23,6 +23,7 @@ from orchestration.sources import cme, drops, fred, markets, mof, ofr, shiller, 
 from tests.faults import harness
 from tests.sources.test_shiller import data_row, workbook
 from tests.support.http_server import Reply
+from tests.support.resources import crosswind_resources
 
 pytestmark = pytest.mark.faults
 
@@ -200,7 +201,7 @@ def test_live_fiscaldata_amount_1e400_fails_clearly_and_recovers(live_wh):
 
 
 def _materialize(asset) -> dg.ExecuteInProcessResult:
-    return dg.materialize([asset], raise_on_error=False)
+    return dg.materialize([asset], raise_on_error=False, resources=crosswind_resources())
 
 
 def test_shiller_inf_text_cell_fails_clearly_loses_nothing_and_recovers(replay_wh):

@@ -24,6 +24,7 @@ from orchestration.lib.catalog import load_catalog
 from orchestration.lib.raw_assets import input_problems
 from orchestration.lib.raw_tables import SHILLER
 from tests.faults import harness
+from tests.support.resources import crosswind_resources
 from tests.support.snapshot import SNAPSHOT_DIR
 
 pytestmark = pytest.mark.faults
@@ -299,7 +300,12 @@ def test_a_frozen_shiller_workbook_warns_and_the_report_says_so(replay_wh, tmp_p
     from orchestration.lib import report
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([shiller_monthly], instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            [shiller_monthly],
+            instance=instance,
+            raise_on_error=False,
+            resources=crosswind_resources(),
+        )
         assert result.success, harness.failure_text(result)  # a warning, the run goes on
         frozen = next(
             e for e in result.get_asset_check_evaluations() if e.check_name == "source_not_frozen"
@@ -313,8 +319,8 @@ def test_a_frozen_shiller_workbook_warns_and_the_report_says_so(replay_wh, tmp_p
             input_problems=input_problems(instance),
         )
     page = written.path.read_text()
-    assert "Inputs: missing, frozen or stuck" in page and "[shiller] frozen" in page
-    assert "problem(s), see Inputs below" in written.summary_md
+    assert "<h2>Input health</h2>" in page and "[shiller] frozen" in page
+    assert "1 failed input check(s), see Input health" in written.summary_md
     assert _rows(replay_wh.db, f"SELECT count(*) FROM {SHILLER.qualified}")[0][0] > 1000
 
 

@@ -16,6 +16,7 @@ from orchestration.lib import prefetch, recovery
 from tests.faults import harness
 from tests.faults.conftest import DTS_PATH, MOF_PATHS
 from tests.support.http_server import Reply
+from tests.support.resources import crosswind_resources
 
 SLOW = 0.25  # seconds each reply waits (under the suite's 0.3 s read timeout)
 SOURCES = ("treasury", "mof")
@@ -26,6 +27,7 @@ def overlap_job() -> dg.JobDefinition:
     defs = dg.Definitions(
         assets=assets,
         jobs=[dg.define_asset_job("overlap_job", selection=assets)],
+        resources=crosswind_resources(),
         executor=recovery.crosswind_executor,
     )
     return defs.resolve_job_def("overlap_job")
@@ -61,10 +63,11 @@ def test_live_sources_are_fetched_at_once_and_written_one_after_the_other(live_w
     overlapped = _first_request_gap(live_wh)
     assert overlapped < SLOW, f"MOF was asked {overlapped:.2f} s after treasury"
     assert live_wh.state().build == before.build  # the same good rows: nothing lost or doubled
-    assert not prefetch._pending and not prefetch._pools  # nothing left behind by the run
+    assert not prefetch._pending and not prefetch._pools and not prefetch._settings  # all gone
 
     # The control: without the prefetch, MOF waits for treasury's two slow pages and its write.
     live_wh.server.requests.clear()
-    result = dg.materialize([harness.ASSETS[source] for source in SOURCES], raise_on_error=False)
+    assets = [harness.ASSETS[source] for source in SOURCES]
+    result = dg.materialize(assets, raise_on_error=False, resources=crosswind_resources())
     assert result.success
     assert _first_request_gap(live_wh) >= 2 * SLOW

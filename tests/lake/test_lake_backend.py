@@ -11,8 +11,8 @@ import duckdb
 import pytest
 
 from orchestration.lib import lake, recovery, warehouse
-from orchestration.lib.envfile import install_instance_config
 from orchestration.lib.errors import CrosswindError
+from orchestration.lib.instance import prepare_home
 from orchestration.lib.settings import (
     REPO_ROOT,
     WRITE_POOL,
@@ -248,7 +248,7 @@ def test_duckdb_write_pool_admits_one_step_and_a_killed_runs_slot_is_freed(tmp_p
     """The shipped dagster.yaml makes duckdb_write a one-slot pool; a run SIGKILLed while it
     held that slot would block every later writer, so the next run's first step frees it."""
     home = tmp_path / "home"
-    install_instance_config(home)
+    prepare_home(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.event_log_storage.get_pool_config().default_pool_limit == 1
         # A run killed inside a pooled step: STARTED, its worker gone, the slot still claimed.

@@ -55,7 +55,7 @@ def test_any_frame_gives_outcomes_never_an_exception(rows, dropped):
     if dropped:
         assert names == ["expected_columns"] and not outcomes[0].passed
     else:
-        assert set(names) == BLOCKING - {"freshness"} or set(names) == BLOCKING
+        assert set(names) == BLOCKING - {"data_age_within_limit"} or set(names) == BLOCKING
     for outcome in outcomes:
         assert isinstance(outcome.summary, str) and outcome.summary
         if not outcome.passed:

@@ -441,8 +441,8 @@ def test_a_client_that_ignores_its_override_is_refused_and_named(fake, monkeypat
 def test_environment_points_every_client_at_the_fake(fake):
     env = fake.environment(KEY)
     assert env["FRED_API_KEY"] == KEY
-    assert mof.make_source(_live(), env).url("jgbcm.csv").startswith(fake.base_url)
-    assert fred.make_source(_live(), env).client is not None
+    assert mof.make_source(_live(env)).url("jgbcm.csv").startswith(fake.base_url)
+    assert fred.make_source(_live(env)).client is not None
     assert all(
         value.startswith(fake.base_url)
         for name, value in env.items()
@@ -451,10 +451,10 @@ def test_environment_points_every_client_at_the_fake(fake):
     assert fake.environment(None).get("FRED_API_KEY") is None
 
 
-def _live():
+def _live(env):
     from orchestration.lib.settings import load_settings
 
-    return load_settings({"CROSSWIND_SOURCE": "live"})
+    return load_settings({**env, "CROSSWIND_SOURCE": "live"})
 
 
 def test_recorded_json_replies_answer_xml_requests_too(tmp_path):

@@ -18,13 +18,15 @@ from orchestration.defs.ingestion.ofr.assets import ofr_financial_stress_index
 from orchestration.defs.ingestion.shiller.assets import shiller_monthly
 from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
 from orchestration.lib.http import HttpClient, tapped
+from orchestration.lib.run_summary import RAW_TABLES
 from orchestration.rehearsal import answers, layout
 from orchestration.rehearsal.fake import FakeServices
 from orchestration.rehearsal.record import RawRecorder
-from orchestration.rehearsal.run import CLEARED, RAW_TABLES
+from orchestration.rehearsal.run import CLEARED
 from tests.faults.harness import failure_text
 from tests.rehearsal.conftest import KEY
 from tests.support.http_server import Reply
+from tests.support.resources import crosswind_resources
 
 ASSETS = {
     "fred": fred_observations,
@@ -95,7 +97,9 @@ def test_a_recording_rehearses_to_the_same_raw_tables(
     recording = tmp_path / "recording"
     with FakeServices(None, small_snapshot) as live:
         live_environment(monkeypatch, environment(live, api_key, pin_workbook), tmp_path / "live")
-        result = dg.materialize([ASSETS[source]], raise_on_error=False)
+        result = dg.materialize(
+            [ASSETS[source]], raise_on_error=False, resources=crosswind_resources()
+        )
         assert result.success, failure_text(result)
         answered = {s: live.served_by(s) for s in services(source)}
         assert cli.main(["record", "--raw", str(recording), "--sources", source]) == 0
@@ -104,7 +108,9 @@ def test_a_recording_rehearses_to_the_same_raw_tables(
     with FakeServices(recording) as rehearsed:
         env = environment(rehearsed, api_key, pin_workbook)
         live_environment(monkeypatch, env, tmp_path / "rehearsed")
-        again = dg.materialize([ASSETS[source]], raise_on_error=False)
+        again = dg.materialize(
+            [ASSETS[source]], raise_on_error=False, resources=crosswind_resources()
+        )
         assert again.success, failure_text(again)
         replayed = {s: rehearsed.served_by(s) for s in services(source)}
 

@@ -8,11 +8,10 @@ import pytest
 import requests
 
 from orchestration.lib.errors import CrosswindError
+from orchestration.lib.run_summary import RunOutcome, SourceOutcome
 from orchestration.rehearsal.fake import FakeServices
 from orchestration.rehearsal.run import (
     MARKER,
-    RunOutcome,
-    SourceOutcome,
     job_environment,
     pick_fred_mode,
     prepare_warehouse,

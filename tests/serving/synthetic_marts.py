@@ -1,11 +1,16 @@
-"""A small build warehouse with synthetic mart rows, so serving/report tests do not depend on the
-real dbt models (columns follow dbt_project/models/marts/*.yml; values are made up)."""
+"""A small build warehouse with synthetic mart rows, so serving/report tests need no dbt build.
+
+Every mart is created from its dbt contract (tests/support/contracts.py) and the rows are inserted
+BY NAME: a column renamed in dbt fails these inserts, and the readers' tests, at once. Values are
+made up; columns a test does not need stay NULL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
+
+from tests.support.contracts import create_contract_marts
 
 ASSETS = ["sp500", "nasdaq", "gold", "silver", "wti", "btc"]
 
@@ -16,7 +21,9 @@ def build_synthetic_warehouse(path: Path, *, days: int = 400, generation: int = 
     g = float(generation)
     con = duckdb.connect(str(path))
     try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        create_contract_marts(con)
+        # Not in any contract: a marker of which build a reader sees (tests of the publish).
+        con.execute("ALTER TABLE marts.fct_net_liquidity_daily ADD COLUMN generation INTEGER")
         con.execute("CREATE SCHEMA IF NOT EXISTS staging")
         con.execute("CREATE OR REPLACE TABLE staging.not_served AS SELECT 1 AS x")
         con.execute(
@@ -25,7 +32,7 @@ def build_synthetic_warehouse(path: Path, *, days: int = 400, generation: int = 
             FROM range({days}) t(i)"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TABLE marts.fct_net_liquidity_daily AS SELECT date,
+            f"""INSERT INTO marts.fct_net_liquidity_daily BY NAME SELECT date,
             7000 + 300 * sin(i / 40.0) + {g} AS fed_total_assets_bn,
             5800 + 300 * sin(i / 40.0) - 20 * cos(i / 9.0) + {g} AS net_liquidity_bn,
             -20 * sin(i / 9.0) AS net_liquidity_change_4w_bn, sin(i / 60.0) AS net_liquidity_z_1y,
@@ -33,13 +40,13 @@ def build_synthetic_warehouse(path: Path, *, days: int = 400, generation: int = 
             FROM days"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TABLE marts.fct_asset_returns_daily AS
+            f"""INSERT INTO marts.fct_asset_returns_daily BY NAME
             SELECT date, asset, 100 * (1 + a) + 50 * sin(i / 30.0 + a) + {g} AS close,
             0.01 * sin(i * (a + 1) / 3.0) - CASE WHEN i % 37 = 0 THEN 0.03 ELSE 0 END AS return_1d
             FROM days, (SELECT unnest({ASSETS}) AS asset, generate_subscripts({ASSETS}, 1) AS a)"""
         )
         con.execute(
-            """CREATE OR REPLACE TABLE marts.fct_liquidity_pillars_daily AS SELECT date,
+            """INSERT INTO marts.fct_liquidity_pillars_daily BY NAME SELECT date,
             sin(i / 50.0) AS pillar_net_liquidity_z, cos(i / 35.0) AS pillar_sofr_iorb_z,
             sin(i / 20.0) AS pillar_move_z, cos(i / 70.0) AS pillar_yen_carry_z,
             sin(i / 90.0) AS pillar_hy_oas_z, 5 AS pillars_available,
@@ -49,7 +56,7 @@ def build_synthetic_warehouse(path: Path, *, days: int = 400, generation: int = 
             FROM days"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TABLE marts.fct_cross_asset_correlation_daily AS
+            f"""INSERT INTO marts.fct_cross_asset_correlation_daily BY NAME
             SELECT date, a.asset AS asset_a, b.asset AS asset_b, w AS window_days,
             sin(i / 25.0 + length(a.asset) * length(b.asset)) * 0.9 AS correlation,
             w AS n_observations
@@ -58,7 +65,7 @@ def build_synthetic_warehouse(path: Path, *, days: int = 400, generation: int = 
             WHERE a.asset < b.asset AND i >= 60"""
         )
         con.execute(
-            """CREATE OR REPLACE TABLE marts.fct_cross_asset_regime_daily AS SELECT date,
+            """INSERT INTO marts.fct_cross_asset_regime_daily BY NAME SELECT date,
             0.01 * sin(i / 3.0) - CASE WHEN i % 37 = 0 THEN 0.03 ELSE 0 END AS equity_return_1d,
             0.3 + 0.3 * sin(i / 25.0) AS avg_pairwise_correlation_20d,
             CASE WHEN i % 37 = 0 THEN 1.0 ELSE 0.5 END AS share_assets_down,
@@ -68,18 +75,19 @@ def build_synthetic_warehouse(path: Path, *, days: int = 400, generation: int = 
             FROM days"""
         )
         con.execute(
-            """CREATE OR REPLACE TABLE marts.fct_margin_events AS
+            """INSERT INTO marts.fct_margin_events BY NAME
             SELECT product, (DATE '2026-02-12' - INTERVAL (k * 20) DAY)::DATE AS effective_date,
             CASE WHEN k % 3 = 0 THEN 'decrease' ELSE 'increase' END AS direction,
             CASE WHEN k % 3 = 0 THEN -10.0 ELSE 15.0 + k END AS pct_change,
             10.0 + k AS previous_margin, 11.5 + k AS new_margin, 'pct_notional' AS margin_unit,
+            CASE product WHEN 'GC' THEN 'XAUUSD_LBMA_PM' ELSE 'XAGUSD' END AS underlying_series_id,
             -0.01 * k AS fwd_return_1d, -0.02 + 0.005 * k AS fwd_return_5d,
             -0.05 + 0.01 * k AS fwd_return_20d, 0.03 AS fwd_return_60d,
             -0.02 * (k + 1) AS max_drawdown_20d
             FROM (SELECT unnest(['SI', 'GC']) AS product), range(6) t(k)"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TABLE marts.mart_market_dashboard_daily AS SELECT n.date,
+            f"""INSERT INTO marts.mart_market_dashboard_daily BY NAME SELECT n.date,
             n.net_liquidity_bn, n.net_liquidity_change_4w_bn, n.net_liquidity_z_1y,
             2.5 AS sofr_iorb_spread_bp, 95.0 + {g} AS move_index, 3.1 AS hy_oas_pct,
             152.3 AS usdjpy, -2.4 AS usdjpy_change_5d_pct, p.stress_score, p.regime,

@@ -8,14 +8,22 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster._core.events import DagsterEventType
 
 from orchestration.defs.automation.sensors import failure_record_sensor
-from orchestration.defs.serving.assets import REPORT_KEY, SERVING_KEY, daily_report, serving_copy
+from orchestration.defs.serving.assets import (
+    REPORT_KEY,
+    SERVING_KEY,
+    VIEWS_CHECK,
+    daily_report,
+    serving_copy,
+)
 from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import serving
 from tests.serving.synthetic_marts import build_synthetic_warehouse, marts_state
+from tests.support.resources import crosswind_resources
 
 pytestmark = pytest.mark.slow
 CHECK = "stand_in_range_test"
@@ -64,7 +72,13 @@ def test_failing_check_keeps_serving_copy_and_writes_failure_record(warehouse_en
             serving_copy,
             daily_report,
         ]
-        return dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False)
+        return dg.materialize(
+            assets,
+            instance=instance,
+            selection=selection,
+            raise_on_error=False,
+            resources=crosswind_resources(),
+        )
 
     # 1. all checks pass: published, report written
     first = run(1, True)
@@ -87,6 +101,7 @@ def test_failing_check_keeps_serving_copy_and_writes_failure_record(warehouse_en
         dagster_instance=instance,
         dagster_run=second.dagster_run,
         dagster_event=next(e for e in second.all_events if e.event_type == RUN_FAILURE),
+        resources=crosswind_resources(),
     ).for_run_failure()
     failure_record_sensor(context)
     records = list((wh / "failures").glob("*.json"))
@@ -115,5 +130,31 @@ def test_failing_check_keeps_serving_copy_and_writes_failure_record(warehouse_en
     assert _digests(wh) != published
     meta = fourth.asset_materializations_for_node(serving_copy.op.name)[0].metadata
     assert meta["storage_version"].value == "v1.0.0"
-    assert meta["marts"].value == 7
+    assert meta["marts"].value == len(MART_KEYS)  # every mart (created from its dbt contract)
     assert fourth.asset_materializations_for_node(daily_report.op.name)[0].asset_key == REPORT_KEY
+
+
+def test_a_view_that_cannot_be_created_fails_its_check_and_publishes_nothing(warehouse_env):
+    instance = dg.DagsterInstance.ephemeral()
+    wh = warehouse_env
+    marts = stand_in_marts(wh, generation=1, check_passes=True)
+    assert dg.materialize(
+        [marts, serving_copy], instance=instance, resources=crosswind_resources()
+    ).success
+    published = _digests(wh)
+    with duckdb.connect(str(wh / "crosswind.duckdb")) as con:  # dbt renamed a column
+        con.execute(
+            "ALTER TABLE marts.fct_cross_asset_regime_daily RENAME COLUMN is_hedge_failure TO hf"
+        )
+    result = dg.materialize(
+        [marts, serving_copy],
+        instance=instance,
+        selection=[SERVING_KEY],
+        raise_on_error=False,
+        resources=crosswind_resources(),
+    )
+    assert not result.success
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == VIEWS_CHECK]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "bi.selloff_days" in check.description and "is_hedge_failure" in check.description
+    assert _digests(wh) == published  # the previous set stays current, byte for byte

@@ -16,6 +16,7 @@ import pytest
 
 from orchestration.lib import serving
 from tests.serving.synthetic_marts import build_synthetic_warehouse, marts_state
+from tests.support.contracts import mart_contracts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,16 +40,8 @@ def _leftovers(folder: Path) -> list[Path]:
 def test_publish_copies_every_mart_with_views_and_old_storage_version(wh):
     result = serving.publish(wh / "crosswind.duckdb")
     assert result.path == wh / "serving.duckdb"
-    assert set(result.tables) == {
-        "fct_asset_returns_daily",
-        "fct_cross_asset_correlation_daily",
-        "fct_cross_asset_regime_daily",
-        "fct_liquidity_pillars_daily",
-        "fct_margin_events",
-        "fct_net_liquidity_daily",
-        "mart_market_dashboard_daily",
-    }
-    assert result.skipped_views == {}
+    assert set(result.tables) == set(mart_contracts())  # every mart, from its dbt contract
+    assert result.skipped_views == {} and result.views == list(serving.BI_VIEWS)
     assert _leftovers(wh) == []
     con = duckdb.connect(str(result.path), read_only=True)
     try:
@@ -68,6 +61,8 @@ def test_publish_copies_every_mart_with_views_and_old_storage_version(wh):
         for view in serving.BI_VIEWS:
             con.execute(f"SELECT * FROM bi.{view} LIMIT 1").fetchall()
         assert con.execute("SELECT count(*) FROM bi.dashboard_latest").fetchone()[0] == 1
+        # no raw layer in this build: meta.inputs exists, empty, and input_health reads it
+        assert con.execute("SELECT count(*) FROM bi.input_health").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM bi.correlation_matrix_latest").fetchone()[0] == 60
         for name, rows in result.tables.items():
             assert con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()[0] == rows
@@ -137,11 +132,36 @@ def test_exports_match_the_tables(wh):
 def test_a_dropped_mart_disappears_from_the_exports(wh):
     serving.publish(wh / "crosswind.duckdb")
     with duckdb.connect(str(wh / "crosswind.duckdb")) as con:
-        con.execute("DROP TABLE marts.fct_margin_events")
+        con.execute("DROP TABLE marts.fct_labor_monthly")  # no bi view reads it
     result = serving.publish(wh / "crosswind.duckdb")
-    assert "fct_margin_events" not in result.tables
-    assert not (wh / "exports" / "fct_margin_events.parquet").exists()
-    assert "margin_changes_recent" in result.skipped_views  # its mart is gone: view dropped
+    assert "fct_labor_monthly" not in result.tables
+    assert not (wh / "exports" / "fct_labor_monthly.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "ALTER TABLE marts.fct_margin_events RENAME COLUMN margin_unit TO unit",
+        "DROP TABLE marts.fct_margin_events",
+    ],
+)
+def test_a_view_that_cannot_be_created_stops_the_publish(wh, change):
+    """A renamed column or a dropped mart a view reads: refused before the switch, named."""
+    serving.publish(wh / "crosswind.duckdb")
+    before = {p.name: serving.file_digest(p) for p in _published(wh)}
+    current = serving.current_set(wh)
+    with duckdb.connect(str(wh / "crosswind.duckdb")) as con:
+        con.execute(change)
+    with pytest.raises(serving.ViewsNotCreated, match=r"bi\.margin_changes_recent: ") as caught:
+        serving.publish(wh / "crosswind.duckdb")
+    assert list(caught.value.failed) == ["margin_changes_recent"]
+    assert "previous set stays current" in str(caught.value)
+    assert serving.current_set(wh) == current
+    assert {p.name: serving.file_digest(p) for p in _published(wh)} == before
+    assert _leftovers(wh) == []
+    # stand-in marts that are not the dbt project's may skip views, and are told which
+    lenient = serving.publish(wh / "crosswind.duckdb", require_views=False)
+    assert list(lenient.skipped_views) == ["margin_changes_recent"]
 
 
 def test_reader_opened_before_a_publish_keeps_the_old_state(wh):

@@ -11,10 +11,10 @@ from tests.serving.synthetic_marts import build_synthetic_warehouse
 
 
 def add_stress_marts(path) -> None:
-    """Synthetic rows in the columns of fct_stress_index_comparison and fct_stress_scorecard."""
+    """Synthetic rows in fct_stress_index_comparison and fct_stress_scorecard (by contract)."""
     with duckdb.connect(str(path)) as con:
         con.execute(
-            """CREATE OR REPLACE TABLE marts.fct_stress_index_comparison AS
+            """INSERT INTO marts.fct_stress_index_comparison BY NAME
             SELECT b.benchmark_index, d.date, b.frequency, sin(d.i / 20.0 + b.k) AS benchmark_z,
                    cos(d.i / 20.0) AS crosswind_z
             FROM (SELECT (DATE '2026-02-06' - INTERVAL (7 * (80 - i)) DAY)::DATE AS date, i
@@ -23,7 +23,7 @@ def add_stress_marts(path) -> None:
                     frequency, k)"""
         )
         con.execute(
-            """CREATE OR REPLACE TABLE marts.fct_stress_scorecard AS
+            """INSERT INTO marts.fct_stress_scorecard BY NAME
             SELECT benchmark_index, scope, scope_label, window_start, window_end,
                    80 AS observations, 'weekly' AS comparison_frequency, 0.55 AS level_correlation,
                    0.5 AS change_4w_correlation, 0.45 AS top_decile_agreement,
@@ -45,7 +45,7 @@ def test_stress_chart_and_scorecard_table_render(tmp_path):
 
     con = duckdb.connect(str(published.path), read_only=True)
     try:
-        fig = report.chart_stress_vs_official(con)
+        fig = report.chart_stress_vs_official(report._context(con, ()))
     finally:
         con.close()
     names = [trace.name for trace in fig.data]
@@ -53,6 +53,7 @@ def test_stress_chart_and_scorecard_table_render(tmp_path):
     assert names[2].startswith("crosswind stress score") and len(names) == 3
     assert len(fig.layout.shapes) == 1  # the one named episode, shaded
     assert fig.layout.annotations[0].text == "Yen carry unwind"
+    assert fig.layout.yaxis.title.text.startswith("z (standard deviations")
 
     result = report.write_report(published.path, wh / "reports")
     page = result.path.read_text()
@@ -63,15 +64,20 @@ def test_stress_chart_and_scorecard_table_render(tmp_path):
     assert "<td>12 of 17</td><td>0.52</td>" in page
 
 
-def test_stress_section_without_the_marts_is_a_note(tmp_path):
+def test_stress_section_without_benchmarks_is_a_note(tmp_path):
+    """The stress marts are empty when no official index was loaded: the section says so."""
     wh = tmp_path / "warehouse"
     build_synthetic_warehouse(wh / "crosswind.duckdb", days=200)
     published = serving.publish(wh / "crosswind.duckdb")
     con = duckdb.connect(str(published.path), read_only=True)
     try:
-        assert report.chart_stress_vs_official(con) is None
-        assert report.scorecard_table(con) == ""
+        ctx = report._context(con, ())
+        assert report.chart_stress_vs_official(ctx) is None
+        assert report.scorecard_table(ctx) == ""
     finally:
         con.close()
     page = report.write_report(published.path, wh / "reports").path.read_text()
-    assert "<h2>Stress score vs the official indices</h2><p class='missing'>" in page
+    assert (
+        "<h2>Stress score vs the official indices</h2><p class='missing'>Not available: no "
+        "official index to compare with" in page
+    )

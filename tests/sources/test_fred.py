@@ -145,8 +145,8 @@ def fast(monkeypatch):
     monkeypatch.setattr(fred, "API_MIN_INTERVAL", 0.0)
 
 
-def live_settings():
-    return load_settings({"CROSSWIND_SOURCE": "live"})
+def live_settings(env=None):
+    return load_settings({**(env or {}), "CROSSWIND_SOURCE": "live"})
 
 
 def test_graph_csv_source_fetches_each_series(http_server, fast):
@@ -156,7 +156,7 @@ def test_graph_csv_source_fetches_each_series(http_server, fast):
     }
     http_server.route_fn("/graph/fredgraph.csv", lambda r: Reply.csv(csvs[r.param("id")]))
     env = {"CROSSWIND_FRED_CSV_URL": http_server.url("/graph/fredgraph.csv")}
-    source = fred.make_source(live_settings(), env)
+    source = fred.make_source(live_settings(env))
     assert isinstance(source, fred.FredCsvSource)
 
     batch = source.fetch([WALCL, RRP], start=date(2024, 1, 9))
@@ -471,13 +471,13 @@ def test_api_source_is_paced(http_server):
 
 
 def test_default_api_client_paces_at_about_two_per_second():
-    source = fred.make_source(live_settings(), {"FRED_API_KEY": KEY})
+    source = fred.make_source(live_settings({"FRED_API_KEY": KEY}))
     assert isinstance(source, fred.FredApiSource)
     assert source.client.min_interval == pytest.approx(0.5)
     assert source.api.root_url == fred.DEFAULT_API_URL
     env = {"FRED_API_KEY": KEY, "CROSSWIND_FRED_API_URL": "http://127.0.0.1:9/mirror/fred/"}
-    assert fred.make_source(live_settings(), env).api.root_url == "http://127.0.0.1:9/mirror/fred"
-    assert isinstance(fred.make_source(live_settings(), {}), fred.FredCsvSource)
+    assert fred.make_source(live_settings(env)).api.root_url == "http://127.0.0.1:9/mirror/fred"
+    assert isinstance(fred.make_source(live_settings()), fred.FredCsvSource)
 
 
 def test_api_unknown_series_is_absent(http_server):

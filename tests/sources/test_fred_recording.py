@@ -18,6 +18,7 @@ from orchestration.defs.ingestion.fred.assets import fred_observations
 from orchestration.sources import fred
 from tests.support.catalog import catalog_requiring
 from tests.support.fred_api import FakeFredApi, FakeSeries
+from tests.support.resources import crosswind_resources
 
 KEY = "0123456789abcdef0123456789abcdef"
 FIRST = date(2025, 3, 3)
@@ -63,7 +64,9 @@ def _tables(warehouse_dir) -> dict[str, list]:
 def _load(monkeypatch, **env) -> dg.ExecuteInProcessResult:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    result = dg.materialize([fred_observations], raise_on_error=False)
+    result = dg.materialize(
+        [fred_observations], raise_on_error=False, resources=crosswind_resources()
+    )
     assert result.success, [str(e.event_specific_data) for e in result.get_step_failure_events()]
     return result
 

@@ -130,14 +130,15 @@ def test_replay_and_sample_modes_read_the_markets_folder(tmp_path):
 def test_live_mode_uses_a_csv_folder_when_configured(tmp_path):
     folder = folder_with(tmp_path, MOVE="date,close\n2026-02-12,68.57\n")
     source = markets.make_source(
-        load_settings({"CROSSWIND_SOURCE": "live"}), env={"CROSSWIND_MARKETS_DIR": str(folder)}
+        load_settings({"CROSSWIND_SOURCE": "live", "CROSSWIND_MARKETS_DIR": str(folder)})
     )
     assert isinstance(source.provider, markets.CsvFolderProvider)
     assert source.fetch(series("MOVE")).mode == "live"
     with pytest.raises(SourceError, match="not a folder"):
         markets.make_source(
-            load_settings({"CROSSWIND_SOURCE": "live"}),
-            env={"CROSSWIND_MARKETS_DIR": str(tmp_path / "nope")},
+            load_settings(
+                {"CROSSWIND_SOURCE": "live", "CROSSWIND_MARKETS_DIR": str(tmp_path / "nope")}
+            )
         )
 
 
@@ -493,15 +494,14 @@ def test_full_history_without_any_bar_is_an_error(http_server):
 
 
 def test_live_mode_defaults_to_yahoo_and_takes_the_url_override(http_server):
-    default = markets.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env={})
+    default = markets.make_source(load_settings({"CROSSWIND_SOURCE": "live"}))
     assert isinstance(default.provider, markets.YahooChartProvider)
     assert default.provider.chart_url("SI=F") == (
         "https://query1.finance.yahoo.com/v8/finance/chart/SI%3DF"
     )
     http_server.route(chart_path("^GSPC"), Reply.json(spx_reply()))
     source = markets.make_source(
-        load_settings({"CROSSWIND_SOURCE": "live"}),
-        env={"CROSSWIND_YAHOO_URL": http_server.url("/")},
+        load_settings({"CROSSWIND_SOURCE": "live", "CROSSWIND_YAHOO_URL": http_server.url("/")})
     )
     batch = source.fetch(series("SPX"), date(2026, 2, 1))
     assert batch.mode == "live" and len(batch.frame) == 3

@@ -249,7 +249,7 @@ def test_live_downloads_both_files_and_records_raw_bytes(http_server, tmp_path):
     http_server.route("/ir/data/jgbcm_all.csv", Reply(200, history, {"Content-Type": "text/csv"}))
     http_server.route("/ir/jgbcm.csv", Reply(200, current, {"Content-Type": "text/csv"}))
     env = {"CROSSWIND_MOF_URL": http_server.url("/ir/")}
-    source = mof.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env=env)
+    source = mof.make_source(load_settings({**env, "CROSSWIND_SOURCE": "live"}))
     assert isinstance(source, mof.MofLive)
     source._client = HttpClient("mof", sleep=FakeSleep(), max_retries=0)
 

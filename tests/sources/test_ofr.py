@@ -182,7 +182,7 @@ def test_series_it_does_not_publish_cost_no_request(http_server):
 def test_make_source_uses_the_url_override(http_server):
     http_server.route(PATH, Reply.csv(FSI))
     source = ofr.make_source(
-        load_settings({"CROSSWIND_SOURCE": "live"}), {"CROSSWIND_OFR_URL": http_server.url(PATH)}
+        load_settings({"CROSSWIND_SOURCE": "live", "CROSSWIND_OFR_URL": http_server.url(PATH)})
     )
     assert isinstance(source, ofr.OfrLiveSource)
     assert len(source.fetch(ofr_series()).frame) == 27

@@ -17,6 +17,7 @@ from orchestration.lib.http import HttpClient
 from orchestration.lib.settings import load_settings
 from orchestration.sources import shiller
 from tests.support.http_server import FakeSleep, Reply
+from tests.support.resources import crosswind_resources
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "snapshot"
 WIRE = Path(__file__).resolve().parents[2] / ".." / "shared" / "wire" / "shiller"
@@ -148,7 +149,9 @@ def test_a_note_reaches_the_raw_assets_metadata(tmp_path, warehouse_env, monkeyp
     (tmp_path / "shiller" / "ie_data.xls").write_bytes(workbook(rows))
     monkeypatch.setenv("CROSSWIND_SOURCE", "replay")
     monkeypatch.setenv("CROSSWIND_SNAPSHOT_DIR", str(tmp_path))
-    result = dg.materialize([shiller_monthly], raise_on_error=False)
+    result = dg.materialize(
+        [shiller_monthly], raise_on_error=False, resources=crosswind_resources()
+    )
     assert result.success
     meta = result.asset_materializations_for_node("raw_shiller__monthly")[0].metadata
     assert meta["source_warnings"].value == [
@@ -196,7 +199,7 @@ UPLOAD = "/blobby/go/site-1/downloads/4f1d-upload/ie_data.xls"
 
 def live(http_server, page_path="/", **env):
     env = {"CROSSWIND_SHILLER_PAGE_URL": http_server.url(page_path), **env}
-    source = shiller.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env=env)
+    source = shiller.make_source(load_settings({**env, "CROSSWIND_SOURCE": "live"}))
     source._client = HttpClient("shiller", sleep=FakeSleep(), max_retries=0)
     return source
 
@@ -290,7 +293,7 @@ def test_live_download_and_record_round_trip(http_server, tmp_path):
 
 
 def test_default_page_is_shillers_site():
-    source = shiller.make_source(load_settings({"CROSSWIND_SOURCE": "live"}), env={})
+    source = shiller.make_source(load_settings({"CROSSWIND_SOURCE": "live"}))
     assert (source.page_url, source.pinned_url) == ("https://shillerdata.com/", None)
 
 

@@ -368,8 +368,9 @@ def test_non_tga_series_are_absent_and_cost_no_request(http_server):
 def test_make_source_uses_the_url_override(http_server):
     serve(http_server, NEW_ERA)
     source = treasury.make_source(
-        load_settings({"CROSSWIND_SOURCE": "live"}),
-        {"CROSSWIND_FISCALDATA_URL": http_server.url(PATH)},
+        load_settings(
+            {"CROSSWIND_SOURCE": "live", "CROSSWIND_FISCALDATA_URL": http_server.url(PATH)}
+        )
     )
     assert isinstance(source, treasury.TreasuryDtsLiveSource)
     assert len(source.fetch([TGA]).frame) == 2

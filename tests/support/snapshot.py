@@ -51,6 +51,7 @@ def ingest_snapshot(work: Path):
     from orchestration.defs.ingestion.ofr.assets import ofr_financial_stress_index
     from orchestration.defs.ingestion.shiller.assets import shiller_monthly
     from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
+    from tests.support.resources import crosswind_resources
 
     warehouse = work / "warehouse"
     with environment(
@@ -73,6 +74,7 @@ def ingest_snapshot(work: Path):
                 ofr_financial_stress_index,
             ],
             raise_on_error=False,
+            resources=crosswind_resources(),
         )
     return warehouse, result
 

@@ -10,8 +10,10 @@ day's DTS, with margin for late postings. Weekends carry no new source data.
 
 Freshness: every asset is expected to have materialized in the 17:30-21:30 ET window of the
 last weekday (a cron policy, so weekends and the gap before Monday's run do not count as stale).
-Content staleness (a source that stopped publishing) is a separate, per-series signal: the raw
-`freshness` asset checks and the marts' *_age_days / is_*_stale columns.
+That is "refreshed on schedule", nothing more: the data's own age (a source that stopped
+publishing) is a separate, per-series signal, the raw assets' `data_age_within_limit`,
+`source_not_frozen` and `series_not_stuck` checks and the marts' *_age_days / is_*_stale
+columns. Every asset says so in its `freshness_policy` metadata, next to the policy's status.
 """
 
 from __future__ import annotations
@@ -32,13 +34,22 @@ FRESHNESS_POLICY = dg.FreshnessPolicy.cron(
     lower_bound_delta=FRESHNESS_WINDOW,
     timezone=TIMEZONE,
 )
+# What "Freshness policy: Passing" means, shown on every asset next to it.
+FRESHNESS_POLICY_MEANING = (
+    "Refreshed on schedule: passing means the asset was materialized between 17:30 and 21:30 "
+    "America/New_York on the last weekday. It says nothing about the data's own age: see the "
+    "raw assets' data_age_within_limit, source_not_frozen and series_not_stuck checks and the "
+    "marts' *_age_days / is_*_stale columns."
+)
 
 
 def with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
     """Give an asset the daily freshness policy unless it declares its own."""
     if spec.freshness_policy is not None:
         return spec
-    return dg.apply_freshness_policy(spec, FRESHNESS_POLICY)
+    return dg.apply_freshness_policy(spec, FRESHNESS_POLICY).merge_attributes(
+        metadata={"freshness_policy": FRESHNESS_POLICY_MEANING}
+    )
 
 
 refresh_schedule = dg.ScheduleDefinition(

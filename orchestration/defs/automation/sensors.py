@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.lib.failures import collect, write_failure_record
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import CrosswindSettings
 
 
 @dg.run_failure_sensor(
@@ -14,8 +14,8 @@ from orchestration.lib.settings import load_settings
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def failure_record_sensor(context: dg.RunFailureSensorContext) -> None:
-    warehouse_dir = load_settings().warehouse_dir
+def failure_record_sensor(context: dg.RunFailureSensorContext, settings: CrosswindSettings) -> None:
+    warehouse_dir = settings.resolve().warehouse_dir
     message = context.failure_event.message if context.failure_event else ""
     record = collect(context.instance, context.dagster_run, message, warehouse_dir)
     path, latest = write_failure_record(record, warehouse_dir)

@@ -7,16 +7,18 @@ in the same run, and it refuses to publish when any blocking check upstream of i
 
 import dagster as dg
 
+from orchestration.defs.alerts.assets import ALERT_MART_KEYS
 from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import report as report_lib
 from orchestration.lib import serving
 from orchestration.lib.raw_assets import SYNTHETIC_NOTE, input_problems
-from orchestration.lib.settings import WRITE_POOL, load_settings
+from orchestration.lib.settings import WRITE_POOL, CrosswindSettings
 
 SERVING_KEY = dg.AssetKey(["serving", "duckdb"])
 REPORT_KEY = dg.AssetKey(["serving", "daily_report"])
 OWNERS = ["team:crosswind"]
 CONSISTENCY_CHECK = "copy_matches_build"
+VIEWS_CHECK = "bi_views_created"
 
 
 def _upstream_check_keys(context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
@@ -50,7 +52,7 @@ def _tables_md(result: serving.PublishResult) -> str:
 
 @dg.asset(
     key=SERVING_KEY,
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, *ALERT_MART_KEYS],
     group_name="serving",
     kinds={"duckdb", "parquet"},
     owners=OWNERS,
@@ -66,11 +68,20 @@ def _tables_md(result: serving.PublishResult) -> str:
             asset=SERVING_KEY,
             description="Every mart in the serving copy and its Parquet export has the build "
             "file's row count (checked before the copy is swapped in).",
-        )
+        ),
+        dg.AssetCheckSpec(
+            VIEWS_CHECK,
+            asset=SERVING_KEY,
+            description="Every `bi` view BI tools and the daily report read was created on the "
+            "new copy. A view that cannot be (a mart column it reads was renamed or dropped) "
+            "fails this check and stops the publish before the switch: the previous set stays.",
+        ),
     ],
 )
-def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = load_settings()
+def serving_copy(
+    context: dg.AssetExecutionContext, settings: CrosswindSettings
+) -> dg.MaterializeResult:
+    settings = settings.resolve()
     checks = _upstream_check_keys(context)
     failed = serving.failed_blocking_checks(context.instance, checks)
     if failed:
@@ -81,11 +92,21 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             allow_retries=False,
         )
     context.log.info(f"gate passed: {len(checks)} upstream checks, none failing")
-    result = serving.publish(
-        settings.warehouse,
-        settings.warehouse_dir,
-        info={"source_mode": settings.source_mode, "run_id": context.run_id},
-    )
+    try:
+        result = serving.publish(
+            settings.warehouse,
+            settings.warehouse_dir,
+            info={"source_mode": settings.source_mode, "run_id": context.run_id},
+        )
+    except serving.ViewsNotCreated as exc:
+        yield dg.AssetCheckResult(
+            check_name=VIEWS_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=str(exc),
+            metadata={"views_not_created": dg.MetadataValue.json(exc.failed)},
+        )
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(
         f"published {result.path} ({result.bytes:,} bytes, {len(result.tables)} marts) "
         f"in {result.seconds:.2f}s"
@@ -103,11 +124,10 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "rows_total": sum(result.tables.values()),
         "tables": dg.MetadataValue.md(_tables_md(result)),
         "bi_views": dg.MetadataValue.json(result.views),
+        "inputs_tracked": result.inputs,
         "upstream_checks_passed": len(checks),
         "source_mode": settings.source_mode,
     }
-    if result.skipped_views:
-        metadata["skipped_views"] = dg.MetadataValue.json(result.skipped_views)
     if result.not_linked:
         context.log.warning(
             f"exports/ holds files crosswind did not write under mart names, left alone: "
@@ -116,14 +136,17 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata["exports_left_alone"] = dg.MetadataValue.json(result.not_linked)
     if settings.source_mode == "sample":
         metadata["data"] = SYNTHETIC_NOTE
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=metadata,
         check_results=[
             dg.AssetCheckResult(
                 check_name=CONSISTENCY_CHECK,
                 passed=True,
                 metadata={"marts": len(result.tables), "rows": sum(result.tables.values())},
-            )
+            ),
+            dg.AssetCheckResult(
+                check_name=VIEWS_CHECK, passed=True, metadata={"views": len(result.views)}
+            ),
         ],
     )
 
@@ -135,12 +158,16 @@ def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     kinds={"plotly", "html"},
     owners=OWNERS,
     description="warehouse/reports/{as-of date}.html and latest.html: one self-contained HTML "
-    "page (plotly inlined, opens offline) with net liquidity vs the S&P 500, the five pillar "
-    "z-scores and stress regime, the cross-asset correlation heatmap and selloff days, and "
-    "recent margin changes with what followed. Reads the published serving copy.",
+    "page (plotly inlined, opens offline), every figure as of one date (`bi.as_of`), with the "
+    "input-health table (each input's last observation, age, staleness limit, source mode), net "
+    "liquidity vs the S&P 500, the five pillar z-scores and stress regime, the cross-asset "
+    "correlation heatmap and selloff days, recent margin changes with what followed, and the "
+    "stress score vs the official indices. Reads the published serving copy.",
 )
-def daily_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = load_settings()
+def daily_report(
+    context: dg.AssetExecutionContext, settings: CrosswindSettings
+) -> dg.MaterializeResult:
+    settings = settings.resolve()
     written = report_lib.write_report(
         serving.serving_path(settings.warehouse_dir),
         settings.warehouse_dir / "reports",

@@ -2,13 +2,14 @@
 
 dbt tests are asset checks (tests on sources attach to the raw Python assets), and because the
 command is `dbt build`, a failing test skips every model downstream of it and fails the step.
+Every table dbt built gets its row count and date range (orchestration/lib/asset_metadata.py).
 """
 
 import importlib.metadata
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -20,10 +21,19 @@ from pydantic import Field
 
 from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
+from orchestration.lib.asset_metadata import dbt_table_stats, dbt_tables
 from orchestration.lib.dbt_translator import build_dbt_args, make_translator
-from orchestration.lib.settings import WRITE_POOL, load_settings
+from orchestration.lib.settings import WRITE_POOL, CrosswindSettings, Warehouse
 
-WAREHOUSE_ENV = "CROSSWIND_WAREHOUSE_DIR"
+# What dbt_project/profiles.yml and its DuckLake plugin read: settings the dbt subprocess needs,
+# from the resource. Paths go resolved: dbt runs in dbt_project/, not the repository root.
+DBT_SETTINGS = (
+    "warehouse_dir",
+    "dbt_target",
+    "warehouse_backend",
+    "ducklake_catalog",
+    "ducklake_data",
+)
 # dbt unit tests check the SQL logic on fixed inputs, not the data: they run in `make test`
 # (tests/dbt), where the code changes, not in every daily build (~10% of its dbt time).
 DAILY_BUILD_EXCLUDE = ("resource_type:unit_test",)
@@ -39,17 +49,31 @@ if not _project.manifest_path.exists():
 
 
 @contextmanager
-def _dbt_env(name: str, value: str) -> Iterator[None]:
-    """Set one variable for the dbt subprocess (DbtCliResource passes os.environ through)."""
-    previous = os.environ.get(name)
-    os.environ[name] = value
+def _dbt_env(values: dict[str, str]) -> Iterator[None]:
+    """Set variables for the dbt subprocess (DbtCliResource passes os.environ through)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_environment(settings: CrosswindSettings) -> dict[str, str]:
+    """The variables profiles.yml reads, as this run's settings resource holds them."""
+    resolved = settings.resolve()
+    variables = CrosswindSettings.variables()
+    absolute = {
+        "warehouse_dir": str(resolved.warehouse_dir),
+        "ducklake_catalog": resolved.ducklake_catalog or "",
+        "ducklake_data": resolved.ducklake_data or "",
+    }
+    values = {name: absolute.get(name) or settings.text(name) for name in DBT_SETTINGS}
+    return {variables[name]: value for name, value in values.items() if value}
 
 
 class DbtBuildConfig(dg.Config):
@@ -78,7 +102,8 @@ class CrosswindDbtCliResource(DbtCliResource):
     """dagster-dbt's CLI resource minus two start-up costs this project does not use (~3 s a run,
     measured in bench/): a `dbt --version` subprocess to learn the version (read from the
     installed package instead), and an in-process dbt adapter that only fetch_row_counts /
-    fetch_column_metadata need (the adapter argument is optional in dagster-dbt)."""
+    fetch_column_metadata need (the adapter argument is optional in dagster-dbt). Row counts
+    come from one query after the build instead (with_table_stats)."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -96,26 +121,68 @@ class CrosswindDbtCliResource(DbtCliResource):
     pool=WRITE_POOL,
 )
 def crosswind_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: DbtBuildConfig,
+    settings: CrosswindSettings,
 ):
     """Staging views, intermediate alignment and the marts BI reads, built with `dbt build`."""
-    settings = load_settings()
     # dbt writes the same file as the ingestion: same path, same exclusive write lock.
-    with (
-        _dbt_env(WAREHOUSE_ENV, str(settings.warehouse_dir)),
-        warehouse.write_lock(settings.warehouse_path),
-    ):
+    build = settings.resolve().warehouse
+    with _dbt_env(dbt_environment(settings)), warehouse.write_lock(build.path):
         target = Path(_project.project_dir) / "target"
         cli_vars = dbt_vars(config)
         try:
             invocation = dbt.cli(
                 build_dbt_args(exclude=DAILY_BUILD_EXCLUDE, dbt_vars=cli_vars), context=context
             )
-            yield from invocation.stream()
+            yield from with_table_stats(
+                invocation.stream(), invocation.manifest, build, context.log
+            )
             if not cli_vars:
                 keep_partial_parse(Path(invocation.target_path), target)
         finally:
             prune_run_targets(target, f"{context.op_def.name}-")
+
+
+def with_table_stats(events, manifest: Mapping, build: Warehouse | Path, log) -> Iterator:
+    """The dbt events, each table's materialization with its row count and date range.
+
+    DuckDB lets no other process read the file while dbt writes it, so the numbers come from
+    one query after dbt exits: the events are held until then (logs still stream) and yielded
+    in their order, so every check result still follows its asset's materialization. A failed
+    build yields what it did build, then raises. A failed query only costs the numbers."""
+    held, error = [], None
+    try:
+        for event in events:
+            held.append(event)
+    except Exception as exc:  # a failed model or test: record what was built, then fail
+        error = exc
+    built = {
+        i: str(_metadata_value(event.metadata.get("unique_id")))
+        for i, event in enumerate(held)
+        if isinstance(event, dg.Output | dg.AssetMaterialization)
+    }
+    stats = {}
+    try:
+        tables = dbt_tables(manifest, list(built.values()))
+        if tables:
+            con = warehouse.connect(build, read_only=True)
+            try:
+                stats = dbt_table_stats(con, tables)
+            finally:
+                con.close()
+    except Exception as exc:
+        log.warning(f"row counts and date ranges not recorded: {exc}")
+    for i, event in enumerate(held):
+        found = stats.get(built.get(i))
+        yield event.with_metadata({**event.metadata, **found.metadata()}) if found else event
+    if error is not None:
+        raise error
+
+
+def _metadata_value(value):
+    return getattr(value, "value", value)
 
 
 # The marts (dbt folder models/marts): what the serving copy publishes and waits for.

@@ -1,11 +1,19 @@
 {{ config(materialized='table') }}
--- The daily calendar spine: every calendar day from the first publication of any
--- point-in-time series (var pit_daily_series) to the last publication of any of them, capped
--- at today. Weekends and holidays are included; marts narrow it to their own inputs' range.
--- Business days depend on the publisher: see int_publisher_calendars.
+-- The daily calendar spine: every calendar day the publisher calendars cover (raw_meta.calendars,
+-- from 1900), up to today. It depends on no source, so the as-of models of one source never pull
+-- in another's lineage; each as-of series starts at its own first publication, and marts narrow
+-- the spine to their own inputs' range (macro series_date_range). Weekends and holidays are
+-- included; business days depend on the publisher: see int_publisher_calendars.
 with
 
-bounds as {{ series_date_range(var('pit_daily_series')) }},
+bounds as (
+
+    select
+        min(first_date) as min_date,
+        least(max(last_date), {{ warehouse_today() }}) as max_date
+    from {{ ref('stg_meta__calendars') }}
+
+),
 
 days as (
 

@@ -1,20 +1,19 @@
 {#-
     The official stress indices in var('stress_benchmark_series') (STLFSI4, NFCI from FRED; the
     OFR FSI), one row per index per observation date, each with the date it became public: the
-    catalog's release lag, in business days of the index's publisher calendar
-    (int_publisher_calendars), by the same joins as int_series_observations_published uses for
-    every crosswind input. Benchmarks only: nothing here feeds the stress score. The OFR file stays
-    out of int_series_observations_unioned on purpose: under `dbt build` a failing test on its
-    raw table would then skip every mart, where here it skips only the scorecard.
+    catalog's release lag, in business days of the index's publisher calendar, exactly as for
+    every crosswind input (int_fred__ / int_ofr__observations_published, macro
+    observations_published). Benchmarks only: nothing here feeds the stress score, and the OFR
+    file feeds nothing else, so a failing test on its raw table skips only the scorecard.
 -#}
 {%- set benchmarks = var('stress_benchmark_series') %}
 
 with
 
-observations as (
+published as (
 
-    select series_id, observation_date, value
-    from {{ ref('stg_fred__observations') }}
+    select series_id, frequency, value, observation_date, published_date
+    from {{ ref('int_fred__observations_published') }}
     where
         series_id in (
             {%- for s in benchmarks %}
@@ -24,8 +23,8 @@ observations as (
 
     union all
 
-    select series_id, observation_date, value
-    from {{ ref('stg_ofr__financial_stress_index') }}
+    select series_id, frequency, value, observation_date, published_date
+    from {{ ref('int_ofr__observations_published') }}
     where
         series_id in (
             {%- for s in benchmarks %}
@@ -35,51 +34,24 @@ observations as (
 
 ),
 
-catalog as (
-
-    select * from {{ ref('stg_meta__series_catalog') }}
-
-),
-
-publisher_days as (
-
-    select calendar, date, is_business_day, business_days_through
-    from {{ ref('int_publisher_calendars') }}
-
-),
-
-published as (
+renamed as (
 
     select
         -- ids
-        observations.series_id as benchmark_index,
+        series_id as benchmark_index,
 
         -- strings
-        catalog.frequency,
+        frequency,
 
         -- numerics
-        observations.value,
+        value,
 
         -- dates
-        observations.observation_date,
-        case
-            when catalog.is_release_lag_business and catalog.release_lag_days > 0
-                then published_day.date
-            else observations.observation_date + catalog.release_lag_days
-        end as published_date
+        observation_date,
+        published_date
 
-    from observations
-    inner join catalog
-        on observations.series_id = catalog.series_id
-    left join publisher_days as observed_day
-        on catalog.release_calendar = observed_day.calendar
-        and observations.observation_date = observed_day.date
-    left join publisher_days as published_day
-        on observed_day.calendar = published_day.calendar
-        and published_day.is_business_day
-        and published_day.business_days_through
-        = observed_day.business_days_through + catalog.release_lag_days
+    from published
 
 )
 
-select * from published
+select * from renamed

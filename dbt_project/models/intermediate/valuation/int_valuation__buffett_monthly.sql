@@ -11,7 +11,7 @@
     Denominator: GDP (nominal, SAAR, USD bn).
 
     Point-in-time: a FRED observation counts from its published_date
-    (int_series_observations_published: observation_date + its catalog release lag; GDP: 120
+    (int_fred__observations_published: observation_date + its catalog release lag; GDP: 120
     days after the quarter start ~ the advance estimate). The latest observation published by
     as_of_date is used, if its age (as_of_date - observation_date) is within the catalog
     staleness_days; otherwise NULL, with the reason in buffett_null_reason.
@@ -31,9 +31,8 @@ months as (
 observations as (
 
     select series_id, observation_date, value, published_date, staleness_days
-    from {{ ref('int_series_observations_published') }}
-    where source_system = 'fred'
-        and stored_units = 'usd_bn'
+    from {{ ref('int_fred__observations_published') }}
+    where stored_units = 'usd_bn'
         and series_id in (
             {%- for s in numerators %}'{{ s }}', {% endfor %}'{{ denominator }}'
         )

@@ -91,9 +91,9 @@ bounds as (
 price_published as (
 
     -- when each month's price row was public: its catalog release lag on its publisher
-    -- calendar (int_series_observations_published; Shiller rows are dated month start)
+    -- calendar (int_shiller__observations_published; Shiller rows are dated month start)
     select observation_date as month, published_date
-    from {{ ref('int_series_observations_published') }}
+    from {{ ref('int_shiller__observations_published') }}
     where series_id = 'SHILLER_PRICE'
 
 ),

@@ -2,8 +2,9 @@
     One wide row per day for BI: the headline liquidity, funding, stress, cross-asset and
     valuation figures. Days = every day of fct_liquidity_pillars_daily (calendar days covered by
     the liquidity/funding inputs) plus every shared trading day of fct_asset_returns_daily.
-    Liquidity/funding/stress columns are point-in-time (see their marts); market columns are that
-    day's closes and returns (NULL on non-trading days); valuation columns come from the latest
+    Liquidity/funding/stress columns are point-in-time (see their marts; the stress drivers are
+    the top two pillars of fct_stress_attribution_daily); market columns are that day's closes
+    and returns (NULL on non-trading days); valuation columns come from the latest
     fct_valuation_monthly month available by D (its available_date: the SHILLER_PRICE row's
     publication), named in valuation_month.
 -#}
@@ -47,6 +48,27 @@ returns as (
 cross_asset as (
 
     select * from {{ ref('fct_cross_asset_regime_daily') }}
+
+),
+
+-- the two pillars that moved the score most, and the two that moved its 20-day change most
+stress_drivers as (
+
+    select
+        date,
+        max(stress_score_change_20d) as stress_score_change_20d,
+        max(pillar) filter (where driver_rank = 1) as stress_driver_1,
+        max(contribution_points) filter (where driver_rank = 1) as stress_driver_1_points,
+        max(pillar) filter (where driver_rank = 2) as stress_driver_2,
+        max(contribution_points) filter (where driver_rank = 2) as stress_driver_2_points,
+        max(pillar) filter (where change_driver_rank = 1) as stress_change_driver_1,
+        max(contribution_change_20d) filter (where change_driver_rank = 1)
+            as stress_change_driver_1_points,
+        max(pillar) filter (where change_driver_rank = 2) as stress_change_driver_2,
+        max(contribution_change_20d) filter (where change_driver_rank = 2)
+            as stress_change_driver_2_points
+    from {{ ref('fct_stress_attribution_daily') }}
+    group by date
 
 ),
 
@@ -94,6 +116,15 @@ joined as (
 
         pillars.stress_score,
         pillars.regime,
+        stress_drivers.stress_score_change_20d,
+        stress_drivers.stress_driver_1,
+        stress_drivers.stress_driver_1_points,
+        stress_drivers.stress_driver_2,
+        stress_drivers.stress_driver_2_points,
+        stress_drivers.stress_change_driver_1,
+        stress_drivers.stress_change_driver_1_points,
+        stress_drivers.stress_change_driver_2,
+        stress_drivers.stress_change_driver_2_points,
 
         returns.sp500_close,
         returns.sp500_return_1d,
@@ -127,6 +158,8 @@ joined as (
         on days.date = returns.date
     left join cross_asset
         on days.date = cross_asset.date
+    left join stress_drivers
+        on days.date = stress_drivers.date
 
 ),
 
@@ -163,6 +196,15 @@ select
     carry_unwind_flag,
     stress_score,
     regime,
+    stress_score_change_20d,
+    stress_driver_1,
+    stress_driver_1_points,
+    stress_driver_2,
+    stress_driver_2_points,
+    stress_change_driver_1,
+    stress_change_driver_1_points,
+    stress_change_driver_2,
+    stress_change_driver_2_points,
     sp500_close,
     sp500_return_1d,
     nasdaq_return_1d,

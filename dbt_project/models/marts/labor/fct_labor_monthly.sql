@@ -12,6 +12,20 @@
 
 with
 
+published as (
+
+    select series_id, observation_date, value, published_date
+    from {{ ref('int_fred__observations_published') }}
+    where series_id in ('PAYEMS', 'UNRATE')
+
+    union all
+
+    select series_id, observation_date, value, published_date
+    from {{ ref('int_drops__observations_published') }}
+    where series_id in ('ADP', 'CHALLENGER')
+
+),
+
 observations as (
 
     select
@@ -19,8 +33,7 @@ observations as (
         cast(date_trunc('month', observation_date) as date) as month,
         value,
         published_date
-    from {{ ref('int_series_observations_published') }}
-    where series_id in ('PAYEMS', 'UNRATE', 'ADP', 'CHALLENGER')
+    from published
 
 ),
 

@@ -1,7 +1,7 @@
 {#-
     Funding, rate-volatility, credit and yen-carry stress, one row per calendar day,
-    point-in-time (int_series_asof_daily: values published by the end of D, NULL past their
-    staleness limit).
+    point-in-time (int_fred__, int_markets__ and int_mof__series_asof_daily: values published by
+    the end of D, NULL past their staleness limit).
     - sofr_iorb_spread_bp = (SOFR - IORB) * 100; is_quarter_end when the SOFR observation shown
       is the last business day of a calendar quarter on SOFR's publisher calendar (catalog
       release_calendar, int_publisher_calendars).

@@ -10,7 +10,9 @@
       pillar_hy_oas_z        =  hy_oas_z_1y                   (credit spreads widening)
     stress_score = (mean of the available pillars, each clipped to [-3, 3], + 3) / 6 * 100,
     i.e. 0 = every pillar at -3 sigma, 50 = neutral, 100 = every pillar at +3 sigma; NULL when
-    fewer than var stress_min_pillars (3) pillars are available. The net-liquidity pillar is
+    fewer than var stress_min_pillars (3) pillars are available. It is computed as 50 + the
+    sum of each pillar's contribution_points (macros/stress_score.sql), the same macros
+    fct_stress_attribution_daily decomposes it with. The net-liquidity pillar is
     clipped to [var stress_net_liquidity_floor_z (-1), 3] instead: the fastest rises in net
     liquidity are the Fed's crisis lending (2020, SVB in 2023), which a z-score would read as
     calm at the height of the stress; a liquidity drain still counts in full. The pillar
@@ -21,12 +23,6 @@
     state (initially off). regime = 'stress' if the stress trigger is on, else 'tightening' if
     the tightening trigger is on, else 'calm'; NULL when stress_score is NULL.
 -#}
-{%- set clip_at = var('stress_z_clip') %}
-{%- set pillars = ['pillar_net_liquidity_z', 'pillar_sofr_iorb_z', 'pillar_move_z',
-                   'pillar_yen_carry_z', 'pillar_hy_oas_z'] %}
-{#- lower clip bounds that differ from -clip_at (see the header) #}
-{%- set floors = {'pillar_net_liquidity_z': var('stress_net_liquidity_floor_z')} %}
-
 with
 
 net_liquidity as (
@@ -86,31 +82,27 @@ pillars as (
 
 ),
 
-scored as (
+available as (
 
     select
         *,
-        {%- for p in pillars %}
-        ({{ p }} is not null)::int{% if not loop.last %} +{% endif %}
-        {%- endfor %} as pillars_available,
-        (
-            {%- for p in pillars %}
-            coalesce({{ clip(p, clip_at, floors.get(p)) }}, 0){% if not loop.last %} +{% endif %}
-            {%- endfor %}
-        ) as clipped_sum
+        {{ stress_pillars_available() }} as pillars_available
     from pillars
 
 ),
 
 score as (
 
+    -- every contribution is NULL below stress_min_pillars, and so is the score; the points
+    -- are summed before adding 50, which keeps the extremes exact (3 pillars at +3: 100.0)
     select
         *,
-        case
-            when pillars_available >= {{ var('stress_min_pillars') }}
-                then (clipped_sum / pillars_available + {{ clip_at }}) / (2 * {{ clip_at }}) * 100
-        end as stress_score
-    from scored
+        50 + (
+            {%- for p in stress_pillars() %}
+            {{ stress_contribution_points(p) }}{% if not loop.last %} +{% endif %}
+            {%- endfor %}
+        ) as stress_score
+    from available
 
 ),
 

@@ -1,6 +1,6 @@
 {#-
     Net liquidity, one row per calendar day, point-in-time: the row for D uses only values
-    published by the end of D (int_series_asof_daily). USD billions.
+    published by the end of D (int_fred__ and int_treasury__series_asof_daily). USD billions.
       net_liquidity_bn = fed_total_assets_bn - tga_bn - on_rrp_bn
     TGA: the Daily Treasury Statement closing balance when available on D, else H.4.1 WDTGAL
     (Wednesday level), else WTREGEN (week average); `tga_source` says which.

@@ -15,8 +15,15 @@ with
 
 observations as (
 
-    select * from {{ ref('int_series_observations_published') }}
-    where series_id in ('WALCL', 'TGA', 'WDTGAL', 'WTREGEN', 'RRPONTSYD', 'RESPPLLOPNWW')
+    select series_id, observation_date, value, published_date, staleness_days
+    from {{ ref('int_fred__observations_published') }}
+    where series_id in ('WALCL', 'WDTGAL', 'WTREGEN', 'RRPONTSYD', 'RESPPLLOPNWW')
+
+    union all
+
+    select series_id, observation_date, value, published_date, staleness_days
+    from {{ ref('int_treasury__observations_published') }}
+    where series_id = 'TGA'
 
 ),
 

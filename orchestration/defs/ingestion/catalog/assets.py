@@ -5,6 +5,7 @@ import holidays
 import pandas as pd
 
 from orchestration.lib import warehouse
+from orchestration.lib.asset_metadata import ENGINE, raw_definition_metadata, raw_stats
 from orchestration.lib.calendars import CALENDARS
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.raw_assets import OWNERS
@@ -17,7 +18,7 @@ from orchestration.lib.raw_tables import (
 from orchestration.lib.raw_tables import (
     CALENDARS as CALENDARS_TABLE,
 )
-from orchestration.lib.settings import ingest_pool, load_settings
+from orchestration.lib.settings import CrosswindSettings, ingest_pool
 
 _KEYS = {
     t: dg.AssetKey([t.schema, t.table])
@@ -36,6 +37,7 @@ _KEYS = {
             group_name="ingestion_catalog",
             kinds={"python", "duckdb"},
             owners=OWNERS,
+            metadata=raw_definition_metadata(table),
         )
         for table, key in _KEYS.items()
     ],
@@ -44,16 +46,19 @@ _KEYS = {
             "catalog_valid",
             asset=_KEYS[SERIES_CATALOG],
             blocking=True,
-            description="The catalog parses, every series id is safe, every units label is known.",
+            description="The catalog parses, every series id is safe, every units label is "
+            "known [Python (orchestration/lib/catalog.py), before the write; a failure blocks it].",
+            metadata={ENGINE: "Python", "runs": "before the write; a failure blocks it"},
         )
     ],
     pool=ingest_pool("raw_meta__catalog"),
 )
-def series_catalog(context: dg.AssetExecutionContext):
+def series_catalog(context: dg.AssetExecutionContext, settings: CrosswindSettings):
     """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
+    settings = settings.resolve()
     load_catalog.cache_clear()
-    catalog = load_catalog()  # raises CatalogError, naming the bad entry, before any write
-    settings = load_settings()
+    # raises CatalogError, naming the bad entry, before any write
+    catalog = load_catalog(settings.catalog_path)
     series = pd.DataFrame(
         [
             {
@@ -101,12 +106,13 @@ def series_catalog(context: dg.AssetExecutionContext):
         CALENDAR_HOLIDAYS: calendar_holidays,
     }
     with warehouse.writer(settings.warehouse) as con:
-        counts = {
-            t: warehouse.replace_all(con, t, f, settings.source_mode) for t, f in frames.items()
-        }
+        for table, frame in frames.items():
+            warehouse.replace_all(con, table, frame, settings.source_mode)
+        stats = raw_stats(con, list(frames))
     for table, key in _KEYS.items():
         yield dg.MaterializeResult(
-            asset_key=key, metadata={"rows": counts[table], "catalog": str(settings.catalog_path)}
+            asset_key=key,
+            metadata={**stats[table].metadata(), "catalog": str(settings.catalog_path)},
         )
     yield dg.AssetCheckResult(
         asset_key=_KEYS[SERIES_CATALOG],
