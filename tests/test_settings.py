@@ -119,6 +119,7 @@ def test_defaults_when_nothing_is_set(tmp_path):
         "crosswind/mode": "replay",
         "crosswind/snapshot": str(tmp_path),
         "crosswind/warehouse": str(REPO_ROOT / "warehouse"),
+        "crosswind/backend": "duckdb",
     }
 
 

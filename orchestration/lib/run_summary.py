@@ -161,6 +161,17 @@ def source_lines(outcome: RunOutcome, extra: Mapping[str, str] | None = None) ->
     return lines
 
 
+def build_warehouse(folder: Path) -> str:
+    """Where the run wrote: the DuckDB file, or the DuckLake the environment configures."""
+    import os
+
+    from orchestration.lib import lake
+    from orchestration.lib.settings import load_settings
+
+    target = load_settings({**os.environ, "CROSSWIND_WAREHOUSE_DIR": str(folder)}).warehouse
+    return lake.describe(target) if target.is_lake else str(target.path)
+
+
 def closing_lines(
     outcome: RunOutcome,
     job: str,
@@ -200,7 +211,7 @@ def closing_lines(
             lines.append(
                 f"          not run because of the failure: {len(outcome.not_run)} step(s)"
             )
-    lines.append(f"outputs   warehouse  {warehouse / 'crosswind.duckdb'}")
+    lines.append(f"outputs   warehouse  {build_warehouse(warehouse)}")
     serving = serving_path(warehouse)
     if outcome.serving_published and serving.exists():
         lines.append(f"          serving    {serving} (+ {exports_path(warehouse)})")

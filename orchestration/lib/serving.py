@@ -13,7 +13,9 @@ writes a complete new set into a folder of its own, then switches one pointer:
     warehouse/exports/_manifest.json -> ../current/exports/_manifest.json
 
 1. Under the warehouse write lock, what a killed publish left is removed (`clean_leftovers`).
-2. The build file is attached READ_ONLY to an in-memory DuckDB; the new `serving.duckdb` is written
+2. The build file is attached READ_ONLY to an in-memory DuckDB (a DuckLake build: its latest
+   snapshot, pinned, so one publish copies one version; its id goes in `meta.publish_info`);
+   the new `serving.duckdb` is written
    with `STORAGE_VERSION 'v1.0.0'` (readable by every DuckDB 1.x driver): every table of schema
    `marts`, the `meta` tables (publish info, row counts, `inputs`: each input's newest
    observation), the `bi` views; row counts are checked against the build, and a view that
@@ -46,8 +48,10 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import lake
 from orchestration.lib.errors import CrosswindError
-from orchestration.lib.warehouse import write_lock
+from orchestration.lib.settings import Warehouse
+from orchestration.lib.warehouse import exists, write_lock
 
 log = logging.getLogger("crosswind.serving")
 
@@ -221,23 +225,27 @@ def _mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
 
 
 def publish(
-    build_path: Path,
+    build: Warehouse | Path,
     warehouse_dir: Path | None = None,
     *,
     info: Mapping[str, str] | None = None,
     require_views: bool = True,
 ) -> PublishResult:
-    """Write a new serving set from the build file and make it current with one rename.
+    """Write a new serving set from the build warehouse and make it current with one rename.
 
-    Raises ServingError (the current set untouched) when the build file has no marts, and
+    `build` is the build file (a path) or the configured `Warehouse` (a DuckDB file or a
+    DuckLake). Raises ServingError (the current set untouched) when the build has no marts, and
     ViewsNotCreated when a `bi` view cannot be created. `require_views=False` is for stand-in
     marts that are not the dbt project's (the fault harness): views that fail are then skipped
     and listed in `skipped_views`.
     """
     started = time.perf_counter()
+    target = build if isinstance(build, Warehouse) else Warehouse("duckdb", Path(build))
+    build_path = target.path
     warehouse_dir = Path(warehouse_dir or build_path.parent)
-    if not build_path.exists():
-        raise ServingError(f"no build warehouse at {build_path}; run the refresh first")
+    if not exists(target):
+        where = lake.describe(target) if target.is_lake else str(build_path)
+        raise ServingError(f"no build warehouse at {where}; run the refresh first")
     with ExitStack() as locks:
         locks.enter_context(write_lock(build_path))
         if warehouse_dir.resolve() != build_path.parent.resolve():  # publishers of this folder
@@ -251,7 +259,7 @@ def publish(
         try:
             folder.mkdir(parents=True)
             tables, views, skipped, inputs = _build_copy(
-                build_path, folder / SERVING_FILE, published_at, meta
+                target, folder / SERVING_FILE, published_at, meta
             )
             if skipped and require_views:
                 raise ViewsNotCreated(skipped)
@@ -285,17 +293,33 @@ def publish(
     )
 
 
+def _attach_build(con: duckdb.DuckDBPyConnection, build: Warehouse) -> dict[str, str]:
+    """Attach the build warehouse READ_ONLY as `build`; returns what meta should say about it."""
+    if not build.is_lake:
+        con.execute(f"ATTACH {_sql_str(str(build.path))} AS build (READ_ONLY)")
+        return {"build_file": str(build.path)}
+    # The latest snapshot, pinned: every mart comes from one version even if a writer commits.
+    lake.attach(con, build, alias="build_latest", read_only=True)
+    snapshot = con.execute("SELECT max(snapshot_id) FROM build_latest.snapshots()").fetchone()[0]
+    con.execute("USE memory")
+    con.execute("DETACH build_latest")
+    lake.attach(con, build, alias="build", snapshot=snapshot)
+    con.execute("USE memory")
+    return {"build_file": lake.describe(build), "ducklake_snapshot": str(snapshot)}
+
+
 def _build_copy(
-    build_path: Path, tmp: Path, published_at: str, info: Mapping[str, str]
+    build: Warehouse, tmp: Path, published_at: str, info: Mapping[str, str]
 ) -> tuple[dict[str, int], list[str], dict[str, str], int]:
     """(mart row counts, views created, views that failed with their error, meta.inputs rows)."""
-    con = duckdb.connect()
+    con = duckdb.connect(config=dict(lake.NO_DOWNLOADS))
     try:
-        con.execute(f"ATTACH {_sql_str(str(build_path))} AS build (READ_ONLY)")
+        origin = _attach_build(con, build)
         names = _mart_tables(con, "build")
         if not names:
             raise ServingError(
-                f"{build_path} has no tables in schema {MARTS_SCHEMA}; build the dbt marts first"
+                f"{origin['build_file']} has no tables in schema {MARTS_SCHEMA}; build the dbt "
+                "marts first"
             )
         con.execute(
             f"ATTACH {_sql_str(str(tmp))} AS serving (STORAGE_VERSION {_sql_str(STORAGE_VERSION)})"
@@ -320,7 +344,7 @@ def _build_copy(
             "published_at": published_at,
             "storage_version": STORAGE_VERSION,
             "written_by_duckdb": duckdb.__version__,
-            "build_file": str(build_path),
+            **origin,
             **{k: str(v) for k, v in info.items()},
         }
         # No PRIMARY KEY / UNIQUE anywhere in the copy: DuckDB 1.5 serializes index metadata

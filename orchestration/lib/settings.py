@@ -35,6 +35,11 @@ SAMPLE_DIR = REPO_ROOT / "orchestration" / "sample"
 DEFAULT_CATALOG_PATH = REPO_ROOT / "orchestration" / "catalog.yaml"
 DEFAULT_MARGIN_FILE = REPO_ROOT / "orchestration" / "sources" / "cme_margin_history.csv"
 SOURCE_MODES = ("live", "replay", "sample")
+BACKENDS = ("duckdb", "ducklake")
+# A DuckLake catalog given as a PostgreSQL connection string (a URI or libpq key=value pairs);
+# anything else is a local DuckDB catalog file.
+_POSTGRES_PREFIXES = ("postgres:", "postgresql://", "postgres://")
+_LIBPQ_KEYS = ("dbname=", "host=", "service=")
 DEFAULT_LOCK_TIMEOUT_S = 600.0
 # The resource's key in the code location: assets and sensors take a parameter of this name.
 RESOURCE_KEY = "settings"
@@ -73,8 +78,27 @@ class CrosswindSettings(dg.ConfigurableResource):
     catalog: str = _setting(
         "CROSSWIND_CATALOG", "series catalog file; unset: orchestration/catalog.yaml"
     )
+    warehouse_backend: str = _setting(
+        "CROSSWIND_WAREHOUSE_BACKEND",
+        "duckdb (one file, one writer) or ducklake (a catalog plus Parquet data files)",
+        "duckdb",
+    )
+    ducklake_catalog: str = _setting(
+        "CROSSWIND_DUCKLAKE_CATALOG",
+        "DuckLake catalog: a PostgreSQL connection string or a local catalog file; unset: "
+        "<warehouse>/crosswind.ducklake",
+        secret=True,  # a connection string may carry the password
+    )
+    ducklake_data: str = _setting(
+        "CROSSWIND_DUCKLAKE_DATA",
+        "DuckLake data files: a folder or an object-storage URL; unset: <warehouse>/lake_data",
+    )
+    # Unset follows the backend (dev, or ducklake): a default here would be passed to dbt and
+    # pin `dev` on a lake (transform/assets.py passes the set settings on).
     dbt_target: str = _setting(
-        "CROSSWIND_DBT_TARGET", "dbt profile target (dbt_project/profiles.yml)", "dev"
+        "CROSSWIND_DBT_TARGET",
+        "dbt profile target (dbt_project/profiles.yml); unset: dev, or ducklake when "
+        "CROSSWIND_WAREHOUSE_BACKEND=ducklake",
     )
     lock_timeout: str = _setting(
         "CROSSWIND_LOCK_TIMEOUT",
@@ -166,6 +190,8 @@ class CrosswindSettings(dg.ConfigurableResource):
         drops_dir = Path(text["drops_dir"] or warehouse_dir / "drops").expanduser()
         margin_file = Path(text["margin_file"] or DEFAULT_MARGIN_FILE).expanduser()
         values = {var: self.text(name) for name, var in self.variables().items() if text[name]}
+        backend = _backend(text["warehouse_backend"])
+        lake = backend == "ducklake"
         return Settings(
             source_mode=mode,
             snapshot_dir=snapshot_dir,
@@ -174,8 +200,42 @@ class CrosswindSettings(dg.ConfigurableResource):
             margin_file=margin_file,
             catalog_path=_catalog_file(text["catalog"]),
             lock_timeout_s=_lock_timeout(text["lock_timeout"]),
+            backend=backend,
+            ducklake_catalog=_ducklake_catalog(text["ducklake_catalog"], warehouse_dir)
+            if lake
+            else None,
+            ducklake_data=_ducklake_data(text["ducklake_data"], warehouse_dir) if lake else None,
             values=values,
         )
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the build warehouse lives: a DuckDB file, or a DuckLake (catalog + data files).
+
+    `path` is the DuckDB build file; on DuckLake no data lives there, but the local write lock
+    is still taken beside it (`path`.lock) for what stays single-writer on one machine.
+    """
+
+    backend: str
+    path: Path
+    # DuckLake: "postgres:<conninfo>" or a local catalog file; may hold a password: not in repr
+    catalog: str | None = field(default=None, repr=False)
+    data: str | None = None  # DuckLake: the data folder (or object-storage URL)
+
+    @property
+    def is_lake(self) -> bool:
+        return self.backend == "ducklake"
+
+    @property
+    def postgres_catalog(self) -> bool:
+        return self.is_lake and (self.catalog or "").startswith("postgres:")
+
+    @property
+    def concurrent_writers(self) -> bool:
+        """Several processes may write at once: only DuckLake on a PostgreSQL catalog. A DuckDB
+        file, and a DuckLake on a local DuckDB catalog file, take one process at a time."""
+        return self.postgres_catalog
 
 
 @dataclass(frozen=True)
@@ -190,11 +250,21 @@ class Settings:
     margin_file: Path
     catalog_path: Path = DEFAULT_CATALOG_PATH
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    backend: str = "duckdb"
+    ducklake_catalog: str | None = field(default=None, repr=False)  # may hold a password
+    ducklake_data: str | None = None
     values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def warehouse_path(self) -> Path:
         return self.warehouse_dir / "crosswind.duckdb"
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The build warehouse every writer, reader, dbt and the publish step use."""
+        return Warehouse(
+            self.backend, self.warehouse_path, self.ducklake_catalog, self.ducklake_data
+        )
 
     @property
     def replay_dir(self) -> Path:
@@ -221,6 +291,7 @@ class Settings:
             "crosswind/mode": self.source_mode,
             "crosswind/snapshot": snapshot,
             "crosswind/warehouse": str(self.warehouse_dir),
+            "crosswind/backend": self.backend,
         }
 
 
@@ -251,6 +322,72 @@ def catalog_path(env: Mapping[str, str] | None = None) -> Path:
 def lock_timeout_s(env: Mapping[str, str] | None = None) -> float:
     """CROSSWIND_LOCK_TIMEOUT in seconds, read when a lock is taken (not at import)."""
     return _lock_timeout(CrosswindSettings.from_values(env).lock_timeout)
+
+
+def warehouse_backend(env: Mapping[str, str] | None = None) -> str:
+    """CROSSWIND_WAREHOUSE_BACKEND: `duckdb` (default, one file) or `ducklake`.
+
+    Separate from `load_settings` so definitions can choose pools and the executor at load time
+    without failing on an unrelated setting.
+    """
+    return _backend(CrosswindSettings.from_values(env).warehouse_backend)
+
+
+def _backend(value: str) -> str:
+    backend = value.strip().lower() or "duckdb"
+    if backend not in BACKENDS:
+        raise CrosswindError(
+            f"CROSSWIND_WAREHOUSE_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
+        )
+    return backend
+
+
+def concurrent_writers(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the configured warehouse takes several writing processes at once (see Warehouse)."""
+    settings = CrosswindSettings.from_values(env)
+    if _backend(settings.warehouse_backend) != "ducklake":
+        return False
+    return _ducklake_catalog(settings.ducklake_catalog, Path(".")).startswith("postgres:")
+
+
+# The Dagster pool of everything that must write alone: dbt, the publish and, where the warehouse
+# takes one writer, the ingestion. Its limit (1) is `concurrency: pools: default_limit` in
+# orchestration/dagster.yaml, installed into DAGSTER_HOME.
+WRITE_POOL = "duckdb_write"
+
+
+def ingest_pool(step: str, env: Mapping[str, str] | None = None) -> str:
+    """The pool of a raw ingestion step (`step`: its op name).
+
+    One writer at a time: the single-writer pool. Several (DuckLake on PostgreSQL): a pool of
+    the step's own, so different sources ingest at once while the same source never runs twice
+    at once across runs (DuckLake has no primary key to stop two runs inserting the same rows).
+    """
+    return f"ingest__{step}" if concurrent_writers(env) else WRITE_POOL
+
+
+def _ducklake_catalog(value: str | None, warehouse_dir: Path) -> str:
+    """CROSSWIND_DUCKLAKE_CATALOG as DuckLake's ATTACH wants it: `postgres:<conninfo>` for a
+    PostgreSQL connection string, else the absolute path of a local DuckDB catalog file
+    (default: <warehouse>/crosswind.ducklake)."""
+    value = (value or "").strip()
+    if not value:
+        return str(warehouse_dir / "crosswind.ducklake")
+    lowered = value.lower()
+    if lowered.startswith("postgres:") and not lowered.startswith("postgres://"):
+        return "postgres:" + value.split(":", 1)[1]
+    if lowered.startswith(_POSTGRES_PREFIXES) or any(k in lowered for k in _LIBPQ_KEYS):
+        return "postgres:" + value
+    return str(Path(value).expanduser().resolve())
+
+
+def _ducklake_data(value: str | None, warehouse_dir: Path) -> str:
+    """CROSSWIND_DUCKLAKE_DATA: a folder (made absolute, ends in /) or an object-storage URL."""
+    value = (value or "").strip()
+    if "://" in value:
+        return value if value.endswith("/") else value + "/"
+    folder = Path(value).expanduser().resolve() if value else warehouse_dir / "lake_data"
+    return str(folder) + "/"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

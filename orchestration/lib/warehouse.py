@@ -3,6 +3,11 @@
 DuckDB allows one writing process per file. Every write goes through `writer()`, which takes an
 exclusive file lock beside the database first, so two crosswind processes queue instead of
 failing half-way, and a BI tool holding the build file gets a clear error instead of a hang.
+
+On DuckLake (`CROSSWIND_WAREHOUSE_BACKEND=ducklake`, orchestration/lib/lake.py) the same calls
+open the lake instead. With a PostgreSQL catalog several processes write at once: no file lock;
+DuckLake retries commits that do not conflict, and the shared bookkeeping below retries the
+ones that do. A local DuckDB catalog file takes one process at a time, so it keeps the lock.
 """
 
 from __future__ import annotations
@@ -14,19 +19,20 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 
-from orchestration.lib import clock
+from orchestration.lib import clock, lake
 from orchestration.lib.errors import CrosswindError, WarehouseBusy, WarehouseUnwritable
-from orchestration.lib.raw_tables import ALL_TABLES, HISTORY_SUFFIX, SOURCE_TABLES, RawTable
-from orchestration.lib.settings import lock_timeout_s
+from orchestration.lib.raw_tables import ALL_TABLES, SOURCE_TABLES, RawTable
+from orchestration.lib.settings import Warehouse, lock_timeout_s
 
 log = logging.getLogger("crosswind.warehouse")
 
@@ -217,7 +223,30 @@ def _unwritable(exc: BaseException, folder: Path) -> CrosswindError | None:
     return clear
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def _target(where: Warehouse | Path) -> Warehouse:
+    """A bare path is a DuckDB build file (the default backend)."""
+    return where if isinstance(where, Warehouse) else Warehouse("duckdb", Path(where))
+
+
+def exists(where: Warehouse | Path) -> bool:
+    """Whether anything was ever written (a PostgreSQL catalog is asked when opened)."""
+    target = _target(where)
+    if not target.is_lake:
+        return target.path.exists()
+    return target.postgres_catalog or Path(target.catalog or "").exists()
+
+
+def lock_for(where: Warehouse | Path, timeout_s: float | None = None):
+    """The local write lock a writer of `where` takes; none where several writers are allowed."""
+    target = _target(where)
+    return nullcontext() if target.concurrent_writers else write_lock(target.path, timeout_s)
+
+
+def connect(where: Warehouse | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    target = _target(where)
+    if target.is_lake:
+        return lake.connect(target, read_only=read_only)
+    path = target.path
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
@@ -234,46 +263,164 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with write_lock(path):
-        con = connect(path)
+def writer(where: Warehouse | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that may write: a DuckDB file (or a DuckLake) under the local write lock, a
+    DuckLake on PostgreSQL without it. A bare path is a DuckDB file."""
+    with lock_for(where):
+        con = connect(where)
         try:
             ensure_tables(con)
             yield con
+        except duckdb.TransactionException as exc:
+            if not is_conflict(exc):
+                raise
+            detail = str(exc).strip().splitlines()[-1]
+            raise WarehouseBusy(
+                "[ducklake] another process committed a conflicting change to the same table at "
+                f"the same moment ({detail}); this write was rolled back, nothing of it was kept: "
+                "rerun"
+            ) from None
         finally:
             con.close()
 
 
 @contextmanager
-def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A short read of the build file, or None when the warehouse does not exist yet."""
-    if not path.exists():
+def reader(where: Warehouse | Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A short read of the build warehouse, or None when it does not exist yet."""
+    if not exists(where):
         yield None
         return
-    with write_lock(path):
-        con = connect(path, read_only=True)
+    target = _target(where)
+    # A DuckLake on PostgreSQL is opened read-write: a first run creates its catalog tables, and
+    # a reader there blocks nobody.
+    with lock_for(target):
+        con = connect(target, read_only=not target.concurrent_writers)
         try:
             yield con
         finally:
             con.close()
 
 
+def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con`'s default catalog is a DuckLake (no PRIMARY KEY, no RETURNING there)."""
+    row = con.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return row is not None and row[0] == "ducklake"
+
+
+def portable_ddl(con: duckdb.DuckDBPyConnection, statement: str) -> str:
+    """`statement` for `con`'s warehouse: on DuckLake, which has no PRIMARY KEY, UNIQUE or CHECK
+    constraints, without them (the writers keep keys unique with delete-then-insert)."""
+    if not is_lake(con):
+        return statement
+    out, i = [], 0
+    while i < len(statement):
+        match = re.compile(r",?\s*\b(PRIMARY KEY|UNIQUE|CHECK)\b\s*", re.I).match(statement, i)
+        if match is None:
+            out.append(statement[i])
+            i += 1
+            continue
+        i = match.end()
+        if i < len(statement) and statement[i] == "(":  # skip the balanced parenthesis
+            depth = 0
+            while i < len(statement):
+                depth += {"(": 1, ")": -1}.get(statement[i], 0)
+                i += 1
+                if depth == 0:
+                    break
+        if not match.group(0).startswith(","):
+            out.append(" ")
+    return re.sub(r"[ \t]+([,)\n])", r"\1", "".join(out))
+
+
+def upsert_row(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    key: dict[str, object],
+    values: list,
+    on_conflict: str,
+) -> None:
+    """Insert one row of `table`, replacing the row with the same `key`: `on_conflict` (an
+    `ON CONFLICT ... DO UPDATE` clause) on a DuckDB file, delete-then-insert on DuckLake."""
+    marks = ", ".join("?" for _ in values)
+    if not is_lake(con):
+        con.execute(f"INSERT INTO {table} VALUES ({marks}) {on_conflict}", values)
+        return
+    where = " AND ".join(f'"{k}" = ?' for k in key)
+    con.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
+    con.execute(f"INSERT INTO {table} VALUES ({marks})", values)
+
+
+def _primary_key(con: duckdb.DuckDBPyConnection, columns) -> str:
+    """`, PRIMARY KEY (...)` on a DuckDB file; DuckLake has no key constraints (the upsert and
+    the unique-key checks keep keys unique there)."""
+    if is_lake(con):
+        return ""
+    return ", PRIMARY KEY (" + ", ".join(f'"{c}"' for c in columns) + ")"
+
+
+CONFLICT_RETRIES = 8
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A DuckLake commit that lost to another writer's conflicting change (safe to rerun)."""
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+T = TypeVar("T")
+
+
+def retry_conflicts(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """Run `work` (one transaction, idempotent) again when a concurrent DuckLake writer won a
+    conflicting commit: the rerun reads the winner's rows. A DuckDB file never conflicts."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            return work()
+        except duckdb.TransactionException as exc:
+            if not is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise
+            log.info("concurrent DuckLake commit, retrying (%s)", str(exc).splitlines()[-1])
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ALL_TABLES:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
-        cols = ", ".join(f'"{name}" {ddl}' for name, ddl in table.all_columns)
-        key = ", ".join(f'"{k}"' for k in table.key)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified} ({cols}, PRIMARY KEY ({key}))")
-    present = {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND table_name LIKE ?",
-            [f"%{HISTORY_SUFFIX}"],
-        ).fetchall()
-    }
+    lake_con = is_lake(con)
+
+    def create() -> None:
+        for table in ALL_TABLES:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
+            cols = ", ".join(f'"{name}" {ddl}' for name, ddl in table.all_columns)
+            key = "" if lake_con else _primary_key(con, table.key)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified} ({cols}{key})")
+        if lake_con:  # shared bookkeeping made up front: concurrent first creates would conflict
+            ensure_revision_log(con)
+            _ensure_flagged_periods(con)
+            _ensure_ingest_state(con)
+            _ensure_warehouse_info(con)
+
+    if not lake_con:
+        create()
+    else:
+
+        def create_all() -> None:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                create()
+                con.execute("COMMIT")
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.TransactionException:
+                    pass  # the failed COMMIT ended it
+                raise
+
+        retry_conflicts(con, create_all)
     for table in SOURCE_TABLES.values():
-        if table.history not in present:
+        if lake_con:
+            retry_conflicts(con, lambda table=table: create_history(con, table))
+        else:
             create_history(con, table)
 
 
@@ -289,6 +436,13 @@ def create_history(con: duckdb.DuckDBPyConnection, table: RawTable) -> int:
     """
     cols = ", ".join(f'"{name}" {ddl}' for name, ddl in table.history_columns)
     with _transaction(con):
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [table.schema, table.history.split(".", 1)[1]],
+        ).fetchone()[0]
+        if exists:  # made by an earlier run (or, on DuckLake, a concurrent writer)
+            return 0
         con.execute(f"CREATE TABLE {table.history} ({cols})")
         logged = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
@@ -322,12 +476,12 @@ def create_history(con: duckdb.DuckDBPyConnection, table: RawTable) -> int:
             f"FROM {REVISION_LOG} l LEFT JOIN {table.qualified} c ON {key_match} "
             f"CROSS JOIN (SELECT least((SELECT min(_loaded_at) FROM {table.qualified}), "
             f"(SELECT min(revised_at) FROM {REVISION_LOG} WHERE table_name = $name)) AS at) "
-            "AS first_load WHERE l.table_name = $name RETURNING 1",
+            "AS first_load WHERE l.table_name = $name",
             {"name": table.qualified},
-        ).fetchall()
+        ).fetchone()[0]
     if rows:
-        log.info("%s: %d logged revisions kept as history rows", table.history, len(rows))
-    return len(rows)
+        log.info("%s: %d logged revisions kept as history rows", table.history, rows)
+    return rows
 
 
 def latest_dates(con: duckdb.DuckDBPyConnection | None, table: RawTable) -> dict[str, date]:
@@ -374,7 +528,10 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> Iter
         yield
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # a COMMIT that failed (a DuckLake conflict) already ended the transaction
         raise
     finally:
         for name in frames:
@@ -452,14 +609,18 @@ def upsert(
                     [loaded_at],
                 )
             _supersede(con, table, "cw_delete b WHERE TRUE", "deleted", loaded_at)
-            deleted = len(
-                con.execute(
-                    f"DELETE FROM {table.qualified} b WHERE EXISTS "
-                    f"(SELECT 1 FROM cw_delete t WHERE {key_match}) RETURNING 1"
-                ).fetchall()
+            deleted = con.execute(
+                f"DELETE FROM {table.qualified} b WHERE EXISTS "
+                f"(SELECT 1 FROM cw_delete t WHERE {key_match})"
+            ).fetchone()[0]
+        # Delete + insert, not INSERT OR REPLACE: DuckLake tables have no primary key to replace on.
+        if revised:
+            con.execute(
+                f"DELETE FROM {table.qualified} t WHERE EXISTS (SELECT 1 FROM cw_cmp b "
+                f"WHERE {key_match} AND b._status = 'revised')"
             )
         con.execute(
-            f"INSERT OR REPLACE INTO {table.qualified} ({cols}) "
+            f"INSERT INTO {table.qualified} ({cols}) "
             f"SELECT {cols} FROM cw_cmp WHERE _status <> 'same'"
         )
         added = _add_vintages(con, table, source_mode, loaded_at) if len(old) else 0
@@ -519,10 +680,10 @@ def _add_vintages(
         f"FROM cw_vintages v WHERE NOT EXISTS (SELECT 1 FROM {table.history} h WHERE {same} "
         "AND h.realtime_start IS NOT DISTINCT FROM CAST(v.realtime_start AS DATE)) "
         f"AND NOT EXISTS (SELECT 1 FROM {table.qualified} h WHERE {same} "
-        "AND h.realtime_start = CAST(v.realtime_start AS DATE)) RETURNING 1",
+        "AND h.realtime_start = CAST(v.realtime_start AS DATE))",
         [source_mode, loaded_at],
-    ).fetchall()
-    return len(rows)
+    ).fetchone()[0]
+    return rows
 
 
 def _now() -> datetime:
@@ -619,33 +780,42 @@ def replace_flagged_periods(
     finds the same periods changes nothing. With `keep_others`, nothing is removed (events such
     as a reported jump stay listed after the step is no longer re-read). Returns rows inserted.
     """
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw_meta")
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {FLAGGED_PERIODS} (series_id VARCHAR, period_start DATE, "
-        "period_end DATE, kind VARCHAR, detail VARCHAR, table_name VARCHAR, "
-        "flagged_at TIMESTAMP, PRIMARY KEY (series_id, kind, period_start, period_end))"
-    )
+    _ensure_flagged_periods(con)
     found = pd.DataFrame(
         [(p.series_id, p.start, p.end, p.kind, p.detail) for p in periods],
         columns=["series_id", "period_start", "period_end", "kind", "detail"],
     )
-    with _transaction(con, cw_periods=found):
-        if not keep_others:
-            con.execute(
-                f"DELETE FROM {FLAGGED_PERIODS} f WHERE kind = ? AND table_name = ? "
-                "AND series_id IN (SELECT unnest(?::VARCHAR[])) AND NOT EXISTS (SELECT 1 FROM "
-                "cw_periods p WHERE p.series_id = f.series_id AND p.period_start = "
-                "f.period_start AND p.period_end = f.period_end AND p.detail = f.detail)",
-                [kind, table.qualified, series_ids],
-            )
-        inserted = con.execute(
-            f"INSERT INTO {FLAGGED_PERIODS} SELECT p.series_id, p.period_start, p.period_end, "
-            f"p.kind, p.detail, ?, ? FROM cw_periods p WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{FLAGGED_PERIODS} f WHERE f.series_id = p.series_id AND f.kind = p.kind AND "
-            "f.period_start = p.period_start AND f.period_end = p.period_end) RETURNING 1",
-            [table.qualified, _now()],
-        ).fetchall()
-    return len(inserted)
+
+    def replace() -> int:  # one transaction; rerun whole when a concurrent writer conflicts
+        with _transaction(con, cw_periods=found):
+            if not keep_others:
+                con.execute(
+                    f"DELETE FROM {FLAGGED_PERIODS} f WHERE kind = ? AND table_name = ? "
+                    "AND series_id IN (SELECT unnest(?::VARCHAR[])) AND NOT EXISTS (SELECT 1 "
+                    "FROM cw_periods p WHERE p.series_id = f.series_id AND p.period_start = "
+                    "f.period_start AND p.period_end = f.period_end AND p.detail = f.detail)",
+                    [kind, table.qualified, series_ids],
+                )
+            return con.execute(
+                f"INSERT INTO {FLAGGED_PERIODS} SELECT p.series_id, p.period_start, "
+                "p.period_end, p.kind, p.detail, ?, ? FROM cw_periods p WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {FLAGGED_PERIODS} f WHERE f.series_id = p.series_id AND "
+                "f.kind = p.kind AND f.period_start = p.period_start AND "
+                "f.period_end = p.period_end)",
+                [table.qualified, _now()],
+            ).fetchone()[0]
+
+    return retry_conflicts(con, replace)
+
+
+def _ensure_flagged_periods(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw_meta")
+    key = _primary_key(con, ["series_id", "kind", "period_start", "period_end"])
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {FLAGGED_PERIODS} (series_id VARCHAR, period_start DATE, "
+        f"period_end DATE, kind VARCHAR, detail VARCHAR, table_name VARCHAR, "
+        f"flagged_at TIMESTAMP{key})"
+    )
 
 
 def flagged_periods(con: duckdb.DuckDBPyConnection, table: RawTable, kind: str) -> list[tuple]:
@@ -676,12 +846,22 @@ def last_full_fetch(con: duckdb.DuckDBPyConnection | None, source: str) -> date 
 
 
 def record_full_fetch(con: duckdb.DuckDBPyConnection, source: str, day: date) -> None:
+    _ensure_ingest_state(con)
+
+    def record() -> None:  # delete + insert: DuckLake has no key to INSERT OR REPLACE on
+        with _transaction(con):
+            con.execute(f"DELETE FROM {INGEST_STATE} WHERE source = ?", [source])
+            con.execute(f"INSERT INTO {INGEST_STATE} VALUES (?, ?)", [source, day])
+
+    retry_conflicts(con, record)
+
+
+def _ensure_ingest_state(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw_meta")
+    key = _primary_key(con, ["source"])
     con.execute(
-        f"CREATE TABLE IF NOT EXISTS {INGEST_STATE} "
-        "(source VARCHAR PRIMARY KEY, last_full_fetch DATE)"
+        f"CREATE TABLE IF NOT EXISTS {INGEST_STATE} (source VARCHAR, last_full_fetch DATE{key})"
     )
-    con.execute(f"INSERT OR REPLACE INTO {INGEST_STATE} VALUES (?, ?)", [source, day])
 
 
 def replace_all(
@@ -700,20 +880,30 @@ def replace_all(
     return len(incoming)
 
 
+def _ensure_warehouse_info(con: duckdb.DuckDBPyConnection) -> None:
+    key = _primary_key(con, ["key"])
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS raw_meta.warehouse_info (key VARCHAR, value VARCHAR{key})"
+    )
+
+
 def guard_source_mode(con: duckdb.DuckDBPyConnection, source_mode: str) -> None:
     """Refuse to mix synthetic sample rows with real data in one warehouse."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS raw_meta.warehouse_info "
-        "(key VARCHAR PRIMARY KEY, value VARCHAR)"
-    )
-    row = con.execute(
-        "SELECT value FROM raw_meta.warehouse_info WHERE key = 'data_kind'"
-    ).fetchone()
+    _ensure_warehouse_info(con)
     kind = "synthetic" if source_mode == "sample" else "real"
-    if row is None:
-        con.execute("INSERT INTO raw_meta.warehouse_info VALUES ('data_kind', ?)", [kind])
-    elif row[0] != kind:
+
+    def claim() -> str | None:  # the first source to write says what the warehouse holds
+        with _transaction(con):
+            row = con.execute(
+                "SELECT value FROM raw_meta.warehouse_info WHERE key = 'data_kind'"
+            ).fetchone()
+            if row is None:
+                con.execute("INSERT INTO raw_meta.warehouse_info VALUES ('data_kind', ?)", [kind])
+        return None if row is None else row[0]
+
+    stored = retry_conflicts(con, claim)
+    if stored is not None and stored != kind:
         raise CrosswindError(
-            f"this warehouse holds {row[0]} data and CROSSWIND_SOURCE={source_mode} would add "
+            f"this warehouse holds {stored} data and CROSSWIND_SOURCE={source_mode} would add "
             f"{kind} data; point CROSSWIND_WAREHOUSE_DIR at another folder"
         )

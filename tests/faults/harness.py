@@ -25,7 +25,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from orchestration.defs.ingestion.cme.assets import cme_margin_changes
 from orchestration.defs.ingestion.fred.assets import fred_observations
@@ -33,7 +32,7 @@ from orchestration.defs.ingestion.mof.assets import mof_jgb_yields
 from orchestration.defs.ingestion.treasury.assets import treasury_operating_cash_balance
 from orchestration.lib import serving, warehouse
 from orchestration.lib.raw_tables import CME, FRED, MOF, TREASURY
-from orchestration.lib.settings import load_settings
+from orchestration.lib.settings import Warehouse, load_settings
 from tests.support.catalog import catalog_requiring
 from tests.support.resources import crosswind_resources
 
@@ -51,15 +50,15 @@ SERVING_KEY = dg.AssetKey(["serving", "fault_copy"])
 # -- fingerprints --------------------------------------------------------------------------------
 
 
-def fingerprint(db_path: Path) -> dict[str, tuple[int, str]]:
-    """{schema.table: (row count, sha256 of all rows ordered by every column)} for a DuckDB file.
+def fingerprint(db_path: Path | Warehouse) -> dict[str, tuple[int, str]]:
+    """{schema.table: (row count, sha256 of all rows ordered by every column)} for a DuckDB file
+    (or the configured warehouse, a DuckLake included).
 
     Opened read-only; a missing file gives {}. Every schema is included (raw_*, marts, meta, ...).
     """
-    db_path = Path(db_path)
-    if not db_path.exists():
+    if not warehouse.exists(db_path):
         return {}
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = warehouse.connect(db_path, read_only=True)
     try:
         tables = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
@@ -104,8 +103,10 @@ def state(warehouse_dir: Path) -> State:
     )
 
 
-def data_rows(db_path: Path, table: str, columns: str = "series_id, date, value, units") -> list:
-    con = duckdb.connect(str(db_path), read_only=True)
+def data_rows(
+    db_path: Path | Warehouse, table: str, columns: str = "series_id, date, value, units"
+) -> list:
+    con = warehouse.connect(db_path, read_only=True)
     try:
         return con.execute(f"SELECT {columns} FROM {table} ORDER BY ALL").fetchall()
     finally:
@@ -125,7 +126,7 @@ def fault_rollup() -> dg.MaterializeResult:
         f"FROM {t.qualified} GROUP BY ALL"
         for t in (FRED, TREASURY, MOF, CME)
     ]
-    with warehouse.writer(settings.warehouse_path) as con:
+    with warehouse.writer(settings.warehouse) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         con.execute(
             "CREATE OR REPLACE TABLE marts.fct_fault_rollup AS " + " UNION ALL ".join(parts)
@@ -139,7 +140,7 @@ def fault_serving_copy() -> dg.MaterializeResult:
     """The real publish step, on the stand-in mart."""
     settings = load_settings()
     # stand-in marts, not the dbt project's: the bi views cannot be made and are skipped
-    result = serving.publish(settings.warehouse_path, settings.warehouse_dir, require_views=False)
+    result = serving.publish(settings.warehouse, settings.warehouse_dir, require_views=False)
     return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(result.tables)})
 
 

@@ -118,7 +118,7 @@ def _spec(key: dg.AssetKey, deps, description: str) -> dg.AssetSpec:
 def alert_evaluation(context: dg.AssetExecutionContext, settings: CrosswindSettings):
     settings = settings.resolve()
     synthetic = settings.source_mode == "sample"
-    with warehouse.writer(settings.warehouse_path) as con:
+    with warehouse.writer(settings.warehouse) as con:
         result = evaluate_and_store(
             con, RULES, now=clock.now(), run_id=context.run_id, synthetic=synthetic
         )
@@ -232,7 +232,7 @@ def _check_episodes(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
 )
 def alerts_delivered(settings: CrosswindSettings) -> dg.AssetCheckResult:
     settings = settings.resolve()
-    report = delivery_status(settings.warehouse_path, channels_from_settings(settings.values))
+    report = delivery_status(settings.warehouse, channels_from_settings(settings.values))
     return dg.AssetCheckResult(**delivered_verdict(report, clock.now()))
 
 

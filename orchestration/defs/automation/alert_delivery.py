@@ -31,7 +31,7 @@ def alert_delivery_sensor(
 ) -> dg.SensorResult:
     settings = settings.resolve()
     report = deliver_pending(
-        settings.warehouse_path, channels_from_settings(settings.values), now=clock.now
+        settings.warehouse, channels_from_settings(settings.values), now=clock.now
     )
     summary = report.summary()
     for sent_id, channel in report.sent:

@@ -12,7 +12,7 @@ from orchestration.defs.transform.assets import MART_KEYS
 from orchestration.lib import report as report_lib
 from orchestration.lib import serving
 from orchestration.lib.raw_assets import SYNTHETIC_NOTE, input_problems
-from orchestration.lib.settings import CrosswindSettings
+from orchestration.lib.settings import WRITE_POOL, CrosswindSettings
 
 SERVING_KEY = dg.AssetKey(["serving", "duckdb"])
 REPORT_KEY = dg.AssetKey(["serving", "daily_report"])
@@ -56,7 +56,7 @@ def _tables_md(result: serving.PublishResult) -> str:
     group_name="serving",
     kinds={"duckdb", "parquet"},
     owners=OWNERS,
-    pool="duckdb_write",
+    pool=WRITE_POOL,
     description="warehouse/serving.duckdb: a read-only copy of every mart (+ `bi` views, `meta` "
     f"publish info) in DuckDB storage version {serving.STORAGE_VERSION} (opens in DuckDB 1.0+), "
     "and one Parquet file per mart in warehouse/exports/, published together as one set after "
@@ -94,7 +94,7 @@ def serving_copy(
     context.log.info(f"gate passed: {len(checks)} upstream checks, none failing")
     try:
         result = serving.publish(
-            settings.warehouse_path,
+            settings.warehouse,
             settings.warehouse_dir,
             info={"source_mode": settings.source_mode, "run_id": context.run_id},
         )

@@ -23,10 +23,17 @@ from orchestration.defs.transform.project import dbt_executable, dbt_project
 from orchestration.lib import warehouse
 from orchestration.lib.asset_metadata import dbt_table_stats, dbt_tables
 from orchestration.lib.dbt_translator import build_dbt_args, make_translator
-from orchestration.lib.settings import CrosswindSettings
+from orchestration.lib.settings import WRITE_POOL, CrosswindSettings, Warehouse
 
-# What dbt_project/profiles.yml reads: settings the dbt subprocess needs, from the resource.
-DBT_SETTINGS = ("warehouse_dir", "dbt_target")
+# What dbt_project/profiles.yml and its DuckLake plugin read: settings the dbt subprocess needs,
+# from the resource. Paths go resolved: dbt runs in dbt_project/, not the repository root.
+DBT_SETTINGS = (
+    "warehouse_dir",
+    "dbt_target",
+    "warehouse_backend",
+    "ducklake_catalog",
+    "ducklake_data",
+)
 # dbt unit tests check the SQL logic on fixed inputs, not the data: they run in `make test`
 # (tests/dbt), where the code changes, not in every daily build (~10% of its dbt time).
 DAILY_BUILD_EXCLUDE = ("resource_type:unit_test",)
@@ -60,10 +67,12 @@ def dbt_environment(settings: CrosswindSettings) -> dict[str, str]:
     """The variables profiles.yml reads, as this run's settings resource holds them."""
     resolved = settings.resolve()
     variables = CrosswindSettings.variables()
-    values = {
-        name: str(resolved.warehouse_dir) if name == "warehouse_dir" else settings.text(name)
-        for name in DBT_SETTINGS
+    absolute = {
+        "warehouse_dir": str(resolved.warehouse_dir),
+        "ducklake_catalog": resolved.ducklake_catalog or "",
+        "ducklake_data": resolved.ducklake_data or "",
     }
+    values = {name: absolute.get(name) or settings.text(name) for name in DBT_SETTINGS}
     return {variables[name]: value for name, value in values.items() if value}
 
 
@@ -109,7 +118,7 @@ class CrosswindDbtCliResource(DbtCliResource):
     project=_project,
     dagster_dbt_translator=make_translator(),
     name="crosswind_dbt_models",
-    pool="duckdb_write",
+    pool=WRITE_POOL,
 )
 def crosswind_dbt_models(
     context: dg.AssetExecutionContext,
@@ -119,8 +128,8 @@ def crosswind_dbt_models(
 ):
     """Staging views, intermediate alignment and the marts BI reads, built with `dbt build`."""
     # dbt writes the same file as the ingestion: same path, same exclusive write lock.
-    warehouse_path = settings.resolve().warehouse_path
-    with _dbt_env(dbt_environment(settings)), warehouse.write_lock(warehouse_path):
+    build = settings.resolve().warehouse
+    with _dbt_env(dbt_environment(settings)), warehouse.write_lock(build.path):
         target = Path(_project.project_dir) / "target"
         cli_vars = dbt_vars(config)
         try:
@@ -128,7 +137,7 @@ def crosswind_dbt_models(
                 build_dbt_args(exclude=DAILY_BUILD_EXCLUDE, dbt_vars=cli_vars), context=context
             )
             yield from with_table_stats(
-                invocation.stream(), invocation.manifest, warehouse_path, context.log
+                invocation.stream(), invocation.manifest, build, context.log
             )
             if not cli_vars:
                 keep_partial_parse(Path(invocation.target_path), target)
@@ -136,7 +145,7 @@ def crosswind_dbt_models(
             prune_run_targets(target, f"{context.op_def.name}-")
 
 
-def with_table_stats(events, manifest: Mapping, warehouse_path: Path, log) -> Iterator:
+def with_table_stats(events, manifest: Mapping, build: Warehouse | Path, log) -> Iterator:
     """The dbt events, each table's materialization with its row count and date range.
 
     DuckDB lets no other process read the file while dbt writes it, so the numbers come from
@@ -158,7 +167,7 @@ def with_table_stats(events, manifest: Mapping, warehouse_path: Path, log) -> It
     try:
         tables = dbt_tables(manifest, list(built.values()))
         if tables:
-            con = warehouse.connect(warehouse_path, read_only=True)
+            con = warehouse.connect(build, read_only=True)
             try:
                 stats = dbt_table_stats(con, tables)
             finally:

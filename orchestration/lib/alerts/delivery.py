@@ -33,11 +33,13 @@ from urllib.parse import urlsplit
 import duckdb
 import requests
 
+from orchestration.lib import lake
 from orchestration.lib.alerts.rules import RULES_ENV
 from orchestration.lib.alerts.store import DELIVERIES, NOTIFICATIONS, SCHEMA
 from orchestration.lib.errors import CrosswindError, WarehouseBusy
 from orchestration.lib.http import USER_AGENT, parse_retry_after, redact_text, register_secrets
-from orchestration.lib.warehouse import connect, write_lock
+from orchestration.lib.settings import Warehouse
+from orchestration.lib.warehouse import connect, exists, lock_for, upsert_row
 
 log = logging.getLogger("crosswind.alerts")
 
@@ -416,12 +418,10 @@ def _record(
     first: datetime | None,
     next_at: datetime | None,
 ) -> None:
-    con.execute(
-        f"INSERT INTO {DELIVERIES} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (notification_id, channel) DO UPDATE SET status = excluded.status, "
-        "attempts = excluded.attempts, last_attempt_at = excluded.last_attempt_at, "
-        "next_attempt_at = excluded.next_attempt_at, sent_at = excluded.sent_at, "
-        "last_error = excluded.last_error",
+    upsert_row(
+        con,
+        DELIVERIES,
+        {"notification_id": notification_id, "channel": channel},
         [
             notification_id,
             channel,
@@ -433,11 +433,15 @@ def _record(
             None if error else stamp,
             error,
         ],
+        "ON CONFLICT (notification_id, channel) DO UPDATE SET status = excluded.status, "
+        "attempts = excluded.attempts, last_attempt_at = excluded.last_attempt_at, "
+        "next_attempt_at = excluded.next_attempt_at, sent_at = excluded.sent_at, "
+        "last_error = excluded.last_error",
     )
 
 
 def deliver_pending(
-    warehouse_path: Path,
+    where: Warehouse | Path,
     config: ChannelConfig,
     *,
     now: Callable[[], datetime],
@@ -446,13 +450,13 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send what is due on every configured channel; record each attempt (module docstring)."""
     report = DeliveryReport(problems=list(config.problems))
-    if not warehouse_path.exists():
-        report.note = f"no warehouse at {warehouse_path} yet: nothing to deliver"
+    if not exists(where):
+        report.note = f"no warehouse at {_where(where)} yet: nothing to deliver"
         return report
     started = time.monotonic()
     try:
-        with write_lock(warehouse_path, timeout_s=lock_timeout_s):
-            con = connect(warehouse_path)
+        with lock_for(where, timeout_s=lock_timeout_s):
+            con = connect(where)
             try:
                 if not _tables_exist(con):
                     report.note = "no alert has been evaluated yet: nothing to deliver"
@@ -528,14 +532,20 @@ def _fill_status(con: duckdb.DuckDBPyConnection, config: ChannelConfig, report) 
         report.channels.append(status)
 
 
-def delivery_status(warehouse_path: Path, config: ChannelConfig) -> DeliveryReport:
+def _where(where: Warehouse | Path) -> str:
+    if isinstance(where, Warehouse) and where.is_lake:
+        return lake.describe(where)
+    return str(where.path if isinstance(where, Warehouse) else where)
+
+
+def delivery_status(where: Warehouse | Path, config: ChannelConfig) -> DeliveryReport:
     """What waits on each channel, without sending anything (the `alerts_delivered` check)."""
     report = DeliveryReport(problems=list(config.problems))
-    if not warehouse_path.exists():
-        report.note = f"no warehouse at {warehouse_path} yet"
+    if not exists(where):
+        report.note = f"no warehouse at {_where(where)} yet"
         return report
-    with write_lock(warehouse_path):
-        con = connect(warehouse_path, read_only=True)
+    with lock_for(where):
+        con = connect(where, read_only=True)
         try:
             if not _tables_exist(con):
                 report.note = "no alert has been evaluated yet"

@@ -33,6 +33,7 @@ from orchestration.lib.alerts.evaluate import (
     recovery_text,
 )
 from orchestration.lib.alerts.rules import MARTS_SCHEMA, RuleSet
+from orchestration.lib.warehouse import portable_ddl, upsert_row
 
 SCHEMA = "alerts"
 STATE = f"{SCHEMA}.rule_state"
@@ -79,7 +80,7 @@ DDL = (
 
 def ensure_alert_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
-        con.execute(statement)
+        con.execute(portable_ddl(con, statement))
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _write_marts(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {MARTS_SCHEMA}")
     for contract in TABLES:
         frame = frames[contract.name][contract.column_names]
-        con.execute(contract.ddl())
+        con.execute(portable_ddl(con, contract.ddl()))
         con.register("cw_alert_frame", frame)
         try:
             columns = ", ".join(contract.column_names)
@@ -271,11 +272,10 @@ def _save_state(con, evaluation: Evaluation, old: StoredState | None, stamp, run
     through = evaluation.as_of
     if old is not None and old.evaluated_through is not None:
         through = max(filter(None, (through, old.evaluated_through)))
-    con.execute(
-        f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rule_id) DO UPDATE SET "
-        "evaluated_through = excluded.evaluated_through, open_fired_date = "
-        "excluded.open_fired_date, rule_digest = excluded.rule_digest, updated_at = "
-        "excluded.updated_at, run_id = excluded.run_id",
+    upsert_row(
+        con,
+        STATE,
+        {"rule_id": evaluation.rule.id},
         [
             evaluation.rule.id,
             through,
@@ -284,6 +284,9 @@ def _save_state(con, evaluation: Evaluation, old: StoredState | None, stamp, run
             stamp,
             run_id,
         ],
+        "ON CONFLICT (rule_id) DO UPDATE SET evaluated_through = excluded.evaluated_through, "
+        "open_fired_date = excluded.open_fired_date, rule_digest = excluded.rule_digest, "
+        "updated_at = excluded.updated_at, run_id = excluded.run_id",
     )
 
 

@@ -18,7 +18,7 @@ from orchestration.lib.raw_tables import (
 from orchestration.lib.raw_tables import (
     CALENDARS as CALENDARS_TABLE,
 )
-from orchestration.lib.settings import CrosswindSettings
+from orchestration.lib.settings import CrosswindSettings, ingest_pool
 
 _KEYS = {
     t: dg.AssetKey([t.schema, t.table])
@@ -51,7 +51,7 @@ _KEYS = {
             metadata={ENGINE: "Python", "runs": "before the write; a failure blocks it"},
         )
     ],
-    pool="duckdb_write",
+    pool=ingest_pool("raw_meta__catalog"),
 )
 def series_catalog(context: dg.AssetExecutionContext, settings: CrosswindSettings):
     """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
@@ -105,7 +105,7 @@ def series_catalog(context: dg.AssetExecutionContext, settings: CrosswindSetting
         CALENDARS_TABLE: calendars,
         CALENDAR_HOLIDAYS: calendar_holidays,
     }
-    with warehouse.writer(settings.warehouse_path) as con:
+    with warehouse.writer(settings.warehouse) as con:
         for table, frame in frames.items():
             warehouse.replace_all(con, table, frame, settings.source_mode)
         stats = raw_stats(con, list(frames))
