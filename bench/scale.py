@@ -12,7 +12,12 @@ git-ignored `warehouse/`):
   real catalog's series count), so the catalog holds `factor × N` series. Use it with
   `CROSSWIND_CATALOG=<out>/catalog.yaml`;
 - `dbt_vars.json`: `{"extra_assets": [...]}` for `dbt build --vars`, giving the cross-asset marts
-  `asset_factor ×` the ten real assets (10 → 50 by default; 1225 correlation pairs);
+  `asset_factor ×` the ten real assets (10 → 50 by default; 1225 correlation pairs); with
+  `--history-pairs reviewed` also `correlation_history_pairs`: full correlation history only for
+  the pairs of reviewed_pairs() (the ten real assets' 45, and each extra asset against the S&P
+  500), the latest days for every other pair. The 100× catalog of the bench is
+  `--factor 100 --asset-factor 10 --history-pairs reviewed` (5,200 series, 100 assets, 4,950
+  pairs, 135 of them with history);
 - `README.md`, saying the folder is synthetic.
 
 Scaling rules:
@@ -75,6 +80,22 @@ SCALED_SOURCES = ("fred", "markets")  # one file per series: these are multiplie
 MARKER = "# Synthetic scaled snapshot (bench/scale.py)"
 # The VALUES rows of dbt_project/models/intermediate/markets/int_markets__asset_map.sql.
 BASE_ASSETS = 10
+BASE_ASSET_KEYS = (
+    "sp500",
+    "nasdaq",
+    "dow",
+    "gold",
+    "silver",
+    "wti",
+    "btc",
+    "eth",
+    "us10y",
+    "usdjpy",
+)
+# Which correlation pairs keep their full history (dbt var correlation_history_pairs): every pair,
+# or the reviewed list of reviewed_pairs(); the others keep the latest days only.
+HISTORY_PAIRS = ("all", "reviewed")
+HISTORY_ANCHOR = "sp500"
 
 # The noise: log multiplier x_t = PHI * x_{t-1} + N(0, SIGMA^2), clipped to +-MAX_LOG.
 PHI = 0.995
@@ -100,13 +121,19 @@ class ScaledSnapshot:
 
 
 def make_scaled_snapshot(
-    snapshot_dir: Path, out_dir: Path, factor: int = 10, asset_factor: int = 5
+    snapshot_dir: Path,
+    out_dir: Path,
+    factor: int = 10,
+    asset_factor: int = 5,
+    history_pairs: str = "all",
 ) -> ScaledSnapshot:
     """Write a scaled replay folder, catalog and dbt vars into `out_dir` (see the module doc)."""
     snapshot_dir = Path(snapshot_dir).resolve()
     out_dir = Path(out_dir).resolve()
     if factor < 1 or asset_factor < 1:
         raise CrosswindError(f"factor {factor} and asset_factor {asset_factor} must be >= 1")
+    if history_pairs not in HISTORY_PAIRS:
+        raise CrosswindError(f"history_pairs {history_pairs!r}: one of {', '.join(HISTORY_PAIRS)}")
     if not snapshot_dir.is_dir():
         raise CrosswindError(f"snapshot folder {snapshot_dir} not found")
     _check_out_dir(snapshot_dir, out_dir)
@@ -144,6 +171,8 @@ def make_scaled_snapshot(
 
         extra = _extra_assets(synthetic, BASE_ASSETS * (asset_factor - 1))
         dbt_vars = {"extra_assets": extra}
+        if history_pairs == "reviewed":
+            dbt_vars["correlation_history_pairs"] = reviewed_pairs([a["asset"] for a in extra])
         (work / "dbt_vars.json").write_text(
             json.dumps(dbt_vars, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
@@ -219,6 +248,17 @@ def _extra_assets(synthetic: list[tuple[str, Series]], count: int) -> list[dict]
     if len({a["asset"] for a in extra}) != len(extra):
         raise CrosswindError("synthetic asset keys collide")
     return extra
+
+
+def reviewed_pairs(extra_assets: list[str]) -> list[list[str]]:
+    """The pairs with full correlation history in a large catalog: every pair of the ten real
+    assets (the regime mart reads its basket and havens among them) and each extra asset against
+    the S&P 500, so 45 + n pairs: linear in the assets, where all pairs would be quadratic."""
+    pairs = [
+        sorted([a, b]) for i, a in enumerate(BASE_ASSET_KEYS) for b in BASE_ASSET_KEYS[i + 1 :]
+    ]
+    pairs += [sorted([HISTORY_ANCHOR, asset]) for asset in extra_assets]
+    return pairs
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -359,9 +399,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--asset-factor", type=int, default=5, help="correlation-mart asset multiple (default 5)"
     )
+    parser.add_argument(
+        "--history-pairs",
+        choices=HISTORY_PAIRS,
+        default="all",
+        help="correlation pairs with full history: all, or the reviewed list (default all)",
+    )
     args = parser.parse_args(argv)
     try:
-        scaled = make_scaled_snapshot(args.snapshot, args.out, args.factor, args.asset_factor)
+        scaled = make_scaled_snapshot(
+            args.snapshot, args.out, args.factor, args.asset_factor, args.history_pairs
+        )
     except CrosswindError as exc:
         sys.stderr.write(f"scale: {exc}\n")
         return 1

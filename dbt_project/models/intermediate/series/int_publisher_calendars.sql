@@ -50,7 +50,9 @@ counted as (
 
     select
         *,
-        count(*) filter (where is_business_day) over (
+        -- count(case ...), not count(*) filter (...): DuckDB 1.5 ran the filtered running
+        -- count in 5-7 s here (the largest model of a 1x build), this form in ~0.5 s
+        count(case when is_business_day then 1 end) over (
             partition by calendar order by date rows between unbounded preceding and current row
         ) as business_days_through,
         max(date) filter (where is_business_day) over (
