@@ -20,7 +20,8 @@ def defs() -> dg.Definitions:
 # the repository (~0.6 s each, ~3 s a run). The modules under defs/ are imported once per
 # process anyway, so a later call could only ever rebuild the same objects; returning the same
 # Definitions also keeps Dagster's caches on it (repository, asset graph, jobs). A new code
-# location process (a UI reload, the next run) builds afresh.
+# location process (a UI reload, the next run) builds afresh; no component here keeps defs state
+# that Dagster could reload inside a running process.
 @cache
 def _build() -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
