@@ -112,6 +112,10 @@ class RunResult:
     stages: dict[str, float] = field(default_factory=dict)
     dbt_nodes_s: dict[str, float] = field(default_factory=dict)
     steps_s: dict[str, float] = field(default_factory=dict)
+    # overhead_dbt_startup split: spawn (step start -> dbt's first log line: the process and its
+    # imports), parse (-> first node: profile, manifest / partial parse, adapter, on-run-start),
+    # teardown (last node end -> step end: artifacts, dagster-dbt's events and their writes).
+    dbt_startup_parts_s: dict[str, float] = field(default_factory=dict)
 
 
 def _tree_rss_mb(root: int) -> float:
@@ -186,6 +190,20 @@ def _iso(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
+def dbt_log_start(path: Path) -> float | None:
+    """Epoch time of the first line of a dbt JSON log (dbt.log in the run's target folder)."""
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    return _iso(json.loads(line)["info"]["ts"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        return None
+    return None
+
+
 def _breakdown(result: RunResult, home: Path, started_epoch: float) -> None:
     """Split the wall time into compute stages and orchestration overhead (sums to the wall)."""
     from dagster import DagsterEventType, DagsterInstance
@@ -195,6 +213,7 @@ def _breakdown(result: RunResult, home: Path, started_epoch: float) -> None:
         run = instance.get_runs(limit=1)[0]
         events = instance.all_logs(run.run_id)
     starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
     seconds = {"fetch": 0.0, "checks": 0.0, "write": 0.0}
     run_start = run_end = None
     for record in events:
@@ -209,6 +228,7 @@ def _breakdown(result: RunResult, home: Path, started_epoch: float) -> None:
         elif kind == DagsterEventType.STEP_START:
             starts[record.step_key] = record.timestamp
         elif kind == DagsterEventType.STEP_SUCCESS:
+            ends[record.step_key] = record.timestamp
             result.steps_s[record.step_key] = round(record.timestamp - starts[record.step_key], 3)
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             metadata = event.step_materialization_data.materialization.metadata
@@ -239,6 +259,14 @@ def _breakdown(result: RunResult, home: Path, started_epoch: float) -> None:
             dbt_run = last - first
             # dbt process start + manifest load, and its artifacts + Dagster's event handling.
             dbt_startup = result.steps_s.get(DBT_STEP, 0.0) - dbt_run
+            log_start = dbt_log_start(results_files[-1].parent / "dbt.log")
+            if log_start is not None and DBT_STEP in ends:
+                parts = {
+                    "spawn": log_start - starts[DBT_STEP],
+                    "parse": first - log_start,
+                    "teardown": ends[DBT_STEP] - last,
+                }
+                result.dbt_startup_parts_s = {k: round(v, 3) for k, v in parts.items()}
 
     stages = {
         "ingest": seconds["fetch"] + seconds["write"],
@@ -316,6 +344,22 @@ def baseline_matches_marts(snapshot: Path, serving: Path) -> dict:
     return compare(compute(snapshot), serving)
 
 
+def ge_import_s() -> float:
+    """Importing Great Expectations and creating its context, as the first quality check does
+    once per run (pandas already imported, as in the run's process; interpreter excluded)."""
+    code = (
+        "import time, pandas\n"
+        "t = time.perf_counter()\n"
+        "from orchestration.lib.quality import _gx\n"
+        "_gx()\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True
+    )
+    return round(float(done.stdout.strip().splitlines()[-1]), 3)
+
+
 def definitions_load_s() -> float:
     """Importing and building the code location alone (part of every run's process start)."""
     code = "from orchestration.definitions import defs; defs()"
@@ -339,6 +383,13 @@ def summary(samples: list[float]) -> dict:
 
 def stage_medians(runs: list[RunResult]) -> dict[str, float]:
     return {k: round(statistics.median(r.stages[k] for r in runs), 3) for k in runs[0].stages}
+
+
+def part_medians(runs: list[RunResult]) -> dict[str, float]:
+    with_parts = [r.dbt_startup_parts_s for r in runs if r.dbt_startup_parts_s]
+    if not with_parts:
+        return {}
+    return {k: round(statistics.median(p[k] for p in with_parts), 3) for k in with_parts[0]}
 
 
 def machine() -> dict:
@@ -408,6 +459,13 @@ def render(report: dict) -> str:
         "refresh breakdown (median s):    "
         + ", ".join(f"{k}={v}" for k, v in report["refresh_breakdown_s"].items())
     )
+    for label in ("cold", "refresh"):
+        parts = report.get(f"{label}_dbt_startup_parts_s") or {}
+        if parts:
+            lines.append(
+                f"{label} dbt start-up parts (median s): "
+                + ", ".join(f"{k}={v}" for k, v in parts.items())
+            )
     for name, value in report["ratios"].items():
         lines.append(f"{name}: {value}")
     for name, ok in report["targets_met"].items():
@@ -497,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         "pandas_baseline_s": base,
         "cold_peak_rss_mb": summary([r["cold"].peak_rss_mb for r in runs]),
         "definitions_load_s": summary([definitions_load_s() for _ in range(3)]),
+        "ge_import_s": summary([ge_import_s() for _ in range(3)]),
     }
     ratios = {
         "cold_over_baseline": round(cold["median"] / base["median"], 2),
@@ -557,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets_met": targets,
         "cold_breakdown_s": stage_medians([r["cold"] for r in runs]),
         "refresh_breakdown_s": stage_medians([r["refresh"] for r in runs]),
+        "cold_dbt_startup_parts_s": part_medians([r["cold"] for r in runs]),
+        "refresh_dbt_startup_parts_s": part_medians([r["refresh"] for r in runs]),
         "cold_dbt_node_seconds": runs[0]["cold"].dbt_nodes_s,
         "cold_steps_s": runs[0]["cold"].steps_s,
         "bi_latency": bi,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import BenchError, _tree_rss_mb, summary, trim_last_day
+from bench.run import BenchError, _iso, _tree_rss_mb, dbt_log_start, summary, trim_last_day
 
 
 def _write(path, text: bytes) -> None:
@@ -74,3 +74,14 @@ def test_tree_rss_counts_the_process_and_its_children():
         child.kill()
         child.wait()
     assert _tree_rss_mb(child.pid) == 0  # exited: nothing left to count
+
+
+def test_dbt_log_start_is_the_first_json_line(tmp_path):
+    log = tmp_path / "dbt.log"
+    log.write_text(
+        "not json\n"
+        '{"info": {"ts": "2026-11-30T05:37:07.500000Z", "code": "A001"}}\n'
+        '{"info": {"ts": "2026-11-30T05:37:09.000000Z", "code": "Q024"}}\n'
+    )
+    assert dbt_log_start(log) == _iso("2026-11-30T05:37:07.500000Z")
+    assert dbt_log_start(tmp_path / "missing.log") is None

@@ -9,7 +9,6 @@ import dagster as dg
 
 from orchestration.defs.alerts.assets import ALERT_MART_KEYS
 from orchestration.defs.transform.assets import MART_KEYS
-from orchestration.lib import report as report_lib
 from orchestration.lib import serving
 from orchestration.lib.raw_assets import SYNTHETIC_NOTE, input_problems
 from orchestration.lib.settings import WRITE_POOL, CrosswindSettings
@@ -167,6 +166,9 @@ def serving_copy(
 def daily_report(
     context: dg.AssetExecutionContext, settings: CrosswindSettings
 ) -> dg.MaterializeResult:
+    # Imported here: plotly is needed by this step only, not to load the code location.
+    from orchestration.lib import report as report_lib
+
     settings = settings.resolve()
     written = report_lib.write_report(
         serving.serving_path(settings.warehouse_dir),
