@@ -219,10 +219,15 @@ def test_jobs_run_in_parallel_only_where_the_warehouse_takes_concurrent_writers(
 
     monkeypatch.setenv("CROSSWIND_WAREHOUSE_BACKEND", "ducklake")
     monkeypatch.setenv("CROSSWIND_DUCKLAKE_CATALOG", PG)
-    repo = definitions.defs().get_repository_def()
-    assert {job.executor_def for job in repo.get_all_jobs()} == {
-        recovery.crosswind_parallel_executor
-    }
+    # the code location is built once per process: build it again for this environment
+    definitions._build.cache_clear()
+    try:
+        repo = definitions.defs().get_repository_def()
+        assert {job.executor_def for job in repo.get_all_jobs()} == {
+            recovery.crosswind_parallel_executor
+        }
+    finally:
+        definitions._build.cache_clear()
     monkeypatch.setenv("CROSSWIND_DUCKLAKE_CATALOG", "lake/crosswind.ducklake")
     assert recovery.executor_for_backend() is recovery.crosswind_executor
     monkeypatch.delenv("CROSSWIND_WAREHOUSE_BACKEND")
