@@ -75,6 +75,8 @@ def month_from_decimal(value: float) -> date:
         raise ValueError(f"{value!r} is not a date")
     year = math.floor(value)
     month = round((value - year) * 100)
+    if not date.min.year <= year <= date.max.year:  # date() raises OverflowError beyond int32
+        raise ValueError(f"{value!r} has no year {date.min.year}-{date.max.year}")
     if not 1 <= month <= 12:
         raise ValueError(f"{value!r} has no month 01-12 after the point")
     return date(year, month, 1)
