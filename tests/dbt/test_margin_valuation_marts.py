@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,14 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PCT_SINCE = pd.Timestamp("2026-01-13")  # CME metals margins as a % of notional from this day
 POLICY_MIN = 0.10  # var margin_policy_min_rate_change
-
-
-@pytest.fixture(scope="module")
-def con(snapshot_build):
-    warehouse, _ = snapshot_build
-    connection = duckdb.connect(str(warehouse / "crosswind.duckdb"), read_only=True)
-    yield connection
-    connection.close()
 
 
 def _close(symbol: str) -> pd.Series:
@@ -85,7 +76,7 @@ def _texts(values) -> list[str | None]:
     return [v if isinstance(v, str) else None for v in values]
 
 
-def test_margin_changes_split_by_regime_and_kind(con):
+def test_margin_changes_split_by_regime_and_kind(snapshot_con):
     gold = _observed(_close("XAUUSD_LBMA_PM"))
     for product, price in (("GC", gold), ("SI", _silver_index())):
         margins = _margins(product)
@@ -98,7 +89,7 @@ def test_margin_changes_split_by_regime_and_kind(con):
                 "kind": _kinds(margins, price),
             }
         )
-        got = con.execute(
+        got = snapshot_con.execute(
             "SELECT effective_date, margin_regime, change_kind FROM marts.fct_margin_events "
             "WHERE product = ? ORDER BY effective_date",
             [product],
@@ -109,7 +100,7 @@ def test_margin_changes_split_by_regime_and_kind(con):
         # The count: 116 of the rows are in the daily-reset regime ...
         assert (expected["regime"] == "pct_of_notional").sum() == 116
     counts = dict(
-        con.execute(
+        snapshot_con.execute(
             "SELECT product || '/' || change_kind, count(*) FROM marts.fct_margin_events "
             "WHERE margin_regime = 'pct_of_notional' GROUP BY 1"
         ).fetchall()
@@ -118,11 +109,11 @@ def test_margin_changes_split_by_regime_and_kind(con):
     assert counts == {"GC/mechanical": 109, "GC/policy": 7, "SI/mechanical": 109, "SI/policy": 7}
 
 
-def test_gold_hike_of_2026_02_02_is_based_on_the_next_fix(con):
+def test_gold_hike_of_2026_02_02_is_based_on_the_next_fix(snapshot_con):
     gold = _close("XAUUSD_LBMA_PM")
     days = _trading_days()
     on_days = gold.reindex(gold.index.union(days)).ffill().reindex(days)
-    row = con.execute(
+    row = snapshot_con.execute(
         "SELECT previous_margin, new_margin, pct_change, margin_regime, change_kind, "
         "implied_rate_log_change, base_date, base_close, fwd_return_5d "
         "FROM marts.fct_margin_events WHERE product = 'GC' AND effective_date = '2026-02-02'"
@@ -138,14 +129,14 @@ def test_gold_hike_of_2026_02_02_is_based_on_the_next_fix(con):
     assert row[8] == pytest.approx(on_days.iloc[base + 5] / on_days.iloc[base] - 1, rel=1e-9)
 
 
-def test_silver_base_crosses_the_spot_to_slv_switch(con):
+def test_silver_base_crosses_the_spot_to_slv_switch(snapshot_con):
     # SI 2026-01-16 (Friday); Monday 01-19 is a market holiday, so the base is Tuesday 01-20,
     # the spot file's last day; the next five days are SLV's own returns.
     slv = _close("SLV")
     days = _trading_days()
     slv_on = slv.reindex(slv.index.union(days)).ffill().reindex(days)
     base = days.get_loc(pd.Timestamp("2026-01-20"))
-    row = con.execute(
+    row = snapshot_con.execute(
         "SELECT base_date, price_series_id, fwd_return_5d FROM marts.fct_margin_events "
         "WHERE product = 'SI' AND effective_date = '2026-01-16'"
     ).fetchone()
@@ -153,14 +144,14 @@ def test_silver_base_crosses_the_spot_to_slv_switch(con):
     assert row[2] == pytest.approx(slv_on.iloc[base + 5] / slv_on.iloc[base] - 1, rel=1e-9)
 
 
-def test_summary_compares_like_with_like(con):
+def test_summary_compares_like_with_like(snapshot_con):
     gold = _close("XAUUSD_LBMA_PM")
     days = _trading_days()
     on_days = gold.reindex(gold.index.union(days)).ffill().reindex(days)
     fwd20 = (on_days.shift(-20) / on_days - 1)[days.isin(gold.index)].dropna()
     summary = {
         (regime, kind, group): (n, avg)
-        for regime, kind, group, n, avg in con.execute(
+        for regime, kind, group, n, avg in snapshot_con.execute(
             "SELECT margin_regime, change_kind, event_group, n_with_fwd_return_20d, "
             "avg_fwd_return_20d FROM marts.fct_margin_event_summary WHERE product = 'GC'"
         ).fetchall()
@@ -211,7 +202,7 @@ def _workbook() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("month")
 
 
-def test_trailing_pe_uses_the_earnings_published_by_then(con):
+def test_trailing_pe_uses_the_earnings_published_by_then(snapshot_con):
     book = _workbook()
     earnings = book["earnings"].dropna()
     published = pd.Series(
@@ -225,7 +216,7 @@ def test_trailing_pe_uses_the_earnings_published_by_then(con):
         used = known.index.max()
         if (month - used).days <= EARNINGS_STALE_DAYS:
             expected[month] = (used, price / earnings[used])
-    got = con.execute(
+    got = snapshot_con.execute(
         "SELECT month, earnings_month, trailing_pe FROM marts.fct_valuation_monthly "
         "WHERE trailing_pe IS NOT NULL ORDER BY month"
     ).fetchdf()
@@ -240,7 +231,7 @@ def test_trailing_pe_uses_the_earnings_published_by_then(con):
     assert feb[0] == pd.Timestamp("2025-12-01") and round(feb[1], 2) == 27.24
     assert round(book.loc["2026-02-01", "price"] / book.loc["2026-02-01", "earnings"], 2) == 25.62
     shown = dict(
-        con.execute(
+        snapshot_con.execute(
             "SELECT date::VARCHAR, trailing_pe FROM marts.mart_market_dashboard_daily "
             "WHERE date IN ('2026-03-03', '2026-03-04')"
         ).fetchall()
@@ -249,8 +240,8 @@ def test_trailing_pe_uses_the_earnings_published_by_then(con):
     assert shown["2026-03-03"] == pytest.approx(expected[pd.Timestamp("2026-01-01")][1])
 
 
-def test_robust_pe_z_score_is_not_dragged_by_2009(con):
-    frame = con.execute(
+def test_robust_pe_z_score_is_not_dragged_by_2009(snapshot_con):
+    frame = snapshot_con.execute(
         "SELECT month, trailing_pe, trailing_pe_z_30y, trailing_pe_median_30y, "
         "trailing_pe_robust_z_30y FROM marts.fct_valuation_monthly ORDER BY month"
     ).fetchdf()
@@ -270,10 +261,10 @@ def test_robust_pe_z_score_is_not_dragged_by_2009(con):
     assert abs(z) < 0.1 < 0.5 < row["trailing_pe_robust_z_30y"]
 
 
-def test_valuation_history_cape_and_buffett_without_a_dollar_market_cap(con):
+def test_valuation_history_cape_and_buffett_without_a_dollar_market_cap(snapshot_con):
     rows = {
         str(m): r
-        for m, *r in con.execute(
+        for m, *r in snapshot_con.execute(
             "SELECT month, cape, cape_z_30y, cape_pctile_30y, buffett_indicator_pct, "
             "buffett_numerator_series_id, buffett_null_reason "
             "FROM marts.fct_valuation_monthly WHERE month IN ('2000-01-01', '2026-01-01')"
@@ -284,14 +275,14 @@ def test_valuation_history_cape_and_buffett_without_a_dollar_market_cap(con):
     # The snapshot has the Wilshire 5000 (index points) but no Z.1 NCBEILQ027S: no dollar
     # numerator, so no Buffett indicator, and the mart says why.
     assert (buffett, numerator, reason) == (None, None, "no_market_cap_series_loaded")
-    loaded = con.execute(
+    loaded = snapshot_con.execute(
         "SELECT count(*) FROM staging.stg_fred__observations WHERE series_id = 'WILL5000PR'"
     ).fetchone()[0]
     assert loaded > 1000
-    assert con.execute(
+    assert snapshot_con.execute(
         "SELECT count(*) FROM marts.fct_valuation_monthly WHERE buffett_indicator_pct IS NOT NULL"
     ).fetchone() == (0,)
-    first, last = con.execute(
+    first, last = snapshot_con.execute(
         "SELECT min(month), max(month) FROM marts.fct_valuation_monthly"
     ).fetchone()
     assert (str(first), str(last)) == ("1871-01-01", "2026-05-01")

@@ -9,9 +9,6 @@ following the definitions in the models' YAML, and must equal what the SQL wrote
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,16 +98,8 @@ def published(day: pd.Timestamp, lag_bd: int) -> pd.Timestamp:
 
 
 @pytest.fixture(scope="module")
-def con(snapshot_build):
-    warehouse, _ = snapshot_build
-    connection = duckdb.connect(str(Path(warehouse) / "crosswind.duckdb"), read_only=True)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture(scope="module")
-def scores(con) -> pd.DataFrame:
-    frame = con.execute(
+def scores(snapshot_con) -> pd.DataFrame:
+    frame = snapshot_con.execute(
         "select date, stress_score, regime from marts.fct_liquidity_pillars_daily order by date"
     ).df()
     return frame.set_index(pd.to_datetime(frame["date"]))[["stress_score", "regime"]]
@@ -122,22 +111,22 @@ def panels(scores) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def windows(con) -> pd.DataFrame:
-    return con.execute(
+def windows(snapshot_con) -> pd.DataFrame:
+    return snapshot_con.execute(
         "select episode, window_start, window_end from intermediate.int_stress__named_episodes"
     ).df()
 
 
-def mart(con, name: str, keys: list[str]) -> pd.DataFrame:
-    frame = con.execute(f"select * from marts.{name}").df()
+def mart(snapshot_con, name: str, keys: list[str]) -> pd.DataFrame:
+    frame = snapshot_con.execute(f"select * from marts.{name}").df()
     return frame.sort_values(keys).reset_index(drop=True)
 
 
 # -- the comparison panel -----------------------------------------------------------------------
 
 
-def test_every_index_is_compared_on_its_common_sample(con, panels):
-    got = mart(con, "fct_stress_index_comparison", ["benchmark_index", "date"])
+def test_every_index_is_compared_on_its_common_sample(snapshot_con, panels):
+    got = mart(snapshot_con, "fct_stress_index_comparison", ["benchmark_index", "date"])
     assert set(got["benchmark_index"]) == set(BENCHMARKS)
     for name, panel in panels.items():
         sql = got[got["benchmark_index"] == name].set_index("date")
@@ -257,8 +246,8 @@ def _same(got, want, what: str) -> None:
         assert got == pytest.approx(want, abs=1e-9), what
 
 
-def test_scorecard_figures_are_reproduced(con, panels, windows):
-    got = mart(con, "fct_stress_scorecard", ["benchmark_index", "scope"])
+def test_scorecard_figures_are_reproduced(snapshot_con, panels, windows):
+    got = mart(snapshot_con, "fct_stress_scorecard", ["benchmark_index", "scope"])
     assert len(got) == len(BENCHMARKS) * (1 + len(windows))
     for name, panel in panels.items():
         rows = got[got["benchmark_index"] == name].set_index("scope")
@@ -283,8 +272,10 @@ def test_scorecard_figures_are_reproduced(con, panels, windows):
             assert pd.isna(row["benchmark_episodes"]) and pd.isna(row["false_alarm_episodes"])
 
 
-def test_episode_list_is_reproduced(con, panels):
-    got = mart(con, "fct_stress_episodes", ["benchmark_index", "episode_kind", "episode_number"])
+def test_episode_list_is_reproduced(snapshot_con, panels):
+    got = mart(
+        snapshot_con, "fct_stress_episodes", ["benchmark_index", "episode_kind", "episode_number"]
+    )
     for name, panel in panels.items():
         want = expected_episodes(panel)
         mine = got[got["benchmark_index"] == name]
@@ -334,7 +325,7 @@ def test_report_section_reads_the_real_marts(panels, windows, report_context):
     assert all(report.BENCHMARK_LABELS[name] in table for name in BENCHMARKS)
 
 
-def test_the_queries_in_the_docs_run_on_the_real_marts(con):
+def test_the_queries_in_the_docs_run_on_the_real_marts(snapshot_con):
     import re
 
     doc = (DBT_DIR.parent / "docs" / "stress_score.md").read_text()
@@ -342,4 +333,4 @@ def test_the_queries_in_the_docs_run_on_the_real_marts(con):
     statements = [s.strip() for block in blocks for s in block.split(";") if s.strip()]
     assert len(statements) == 2
     for sql in statements:
-        assert con.execute(sql).fetchall(), sql
+        assert snapshot_con.execute(sql).fetchall(), sql
