@@ -31,7 +31,7 @@ import pandas as pd
 
 from orchestration.lib import clock, lake
 from orchestration.lib.errors import CrosswindError, WarehouseBusy, WarehouseUnwritable
-from orchestration.lib.raw_tables import ALL_TABLES, SOURCE_TABLES, RawTable
+from orchestration.lib.raw_tables import ALL_TABLES, HISTORY_SUFFIX, SOURCE_TABLES, RawTable
 from orchestration.lib.settings import Warehouse, lock_timeout_s
 
 log = logging.getLogger("crosswind.warehouse")
@@ -57,10 +57,8 @@ def write_lock(warehouse_path: Path, timeout_s: float | None = None) -> Iterator
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "a+")  # closed in the finally below
     except OSError as exc:
-        clear = _unwritable(exc, folder)
-        if clear is None:
-            raise
-        raise clear from clear.__cause__
+        _raise_if_unwritable(exc, folder)
+        raise
     try:
         _acquire(handle, lock_path, lock_timeout_s() if timeout_s is None else timeout_s)
         try:
@@ -70,17 +68,13 @@ def write_lock(warehouse_path: Path, timeout_s: float | None = None) -> Iterator
             handle.flush()
         except OSError as exc:
             fcntl.flock(handle, fcntl.LOCK_UN)
-            clear = _unwritable(exc, folder)
-            if clear is None:
-                raise
-            raise clear from clear.__cause__
+            _raise_if_unwritable(exc, folder)
+            raise
         try:
             yield
         except Exception as exc:
-            clear = _unwritable(exc, folder)
-            if clear is None:
-                raise
-            raise clear from clear.__cause__
+            _raise_if_unwritable(exc, folder)
+            raise
         finally:
             try:
                 handle.seek(0)
@@ -223,6 +217,13 @@ def _unwritable(exc: BaseException, folder: Path) -> CrosswindError | None:
     return clear
 
 
+def _raise_if_unwritable(exc: BaseException, folder: Path) -> None:
+    """Raise the one-line error when `exc` is a full disk or a read-only `folder`."""
+    clear = _unwritable(exc, folder)
+    if clear is not None:
+        raise clear from clear.__cause__
+
+
 def _target(where: Warehouse | Path) -> Warehouse:
     """A bare path is a DuckDB build file (the default backend)."""
     return where if isinstance(where, Warehouse) else Warehouse("duckdb", Path(where))
@@ -250,9 +251,7 @@ def connect(where: Warehouse | Path, read_only: bool = False) -> duckdb.DuckDBPy
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
-        clear = _unwritable(exc, path.parent)
-        if clear is not None:
-            raise clear from clear.__cause__
+        _raise_if_unwritable(exc, path.parent)
         # DuckDB's lock message names the holding PID: say which program that is.
         holder = re.search(r"\(PID (\d+)\)", str(exc))
         who = f"it is open in {_describe(int(holder.group(1)))}" if holder else str(exc)
@@ -392,7 +391,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         for table in ALL_TABLES:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
             cols = ", ".join(f'"{name}" {ddl}' for name, ddl in table.all_columns)
-            key = "" if lake_con else _primary_key(con, table.key)
+            key = _primary_key(con, table.key)
             con.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified} ({cols}{key})")
         if lake_con:  # shared bookkeeping made up front: concurrent first creates would conflict
             ensure_revision_log(con)
@@ -400,28 +399,26 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
             _ensure_ingest_state(con)
             _ensure_warehouse_info(con)
 
-    if not lake_con:
-        create()
+    def create_in_one_transaction() -> None:
+        with _transaction(con):
+            create()
+
+    if lake_con:
+        retry_conflicts(con, create_in_one_transaction)
     else:
-
-        def create_all() -> None:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                create()
-                con.execute("COMMIT")
-            except BaseException:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.TransactionException:
-                    pass  # the failed COMMIT ended it
-                raise
-
-        retry_conflicts(con, create_all)
+        create()
+    present = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND table_name LIKE ?",
+            [f"%{HISTORY_SUFFIX}"],
+        ).fetchall()
+    }
     for table in SOURCE_TABLES.values():
-        if lake_con:
+        if table.history not in present:
+            # create_history skips a table a concurrent DuckLake writer made meanwhile
             retry_conflicts(con, lambda table=table: create_history(con, table))
-        else:
-            create_history(con, table)
 
 
 def create_history(con: duckdb.DuckDBPyConnection, table: RawTable) -> int:
