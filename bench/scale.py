@@ -66,6 +66,7 @@ if __name__ == "__main__" and not __package__:  # `python bench/scale.py` from a
 
 from orchestration.lib.catalog import (
     CATALOG_PATH,
+    MAX_CATALOG_BYTES,
     SERIES_ID_RE,
     Catalog,
     Series,
@@ -168,6 +169,11 @@ def make_scaled_snapshot(
         scaled = parse_catalog(scaled_raw)  # the same validation load_catalog applies
         catalog_path = work / "catalog.yaml"
         catalog_path.write_text(_catalog_text(scaled_raw, factor), encoding="utf-8")
+        if catalog_path.stat().st_size > MAX_CATALOG_BYTES:  # the run would refuse it
+            raise CrosswindError(
+                f"the {factor}x catalog is {catalog_path.stat().st_size} bytes, over the "
+                f"loader's limit of {MAX_CATALOG_BYTES} (orchestration/lib/catalog.py)"
+            )
 
         extra = _extra_assets(synthetic, BASE_ASSETS * (asset_factor - 1))
         dbt_vars = {"extra_assets": extra}

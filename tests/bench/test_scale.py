@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from bench.scale import BASE_ASSETS, make_scaled_snapshot
-from orchestration.lib.catalog import CATALOG_PATH, load_catalog, series_file
+from orchestration.lib.catalog import CATALOG_PATH, MAX_CATALOG_BYTES, load_catalog, series_file
 from orchestration.lib.errors import CrosswindError
 from orchestration.sources.fred import FredReplaySource
 from orchestration.sources.markets import CsvFolderProvider
@@ -57,6 +57,17 @@ def test_catalog_loads_validates_and_doubles(scaled):
         assert s.source in ("fred", "markets") and s.live is None
         assert s.range[0] <= base.range[0] and s.range[1] >= base.range[1]
     assert catalog.margins == real.margins and catalog.unit_labels == real.unit_labels
+
+
+def test_the_100x_catalog_fits_the_loaders_size_limit(scaled):
+    """The run reads the catalog with a size cap (load_strict_yaml); the 100x bench catalog
+    (5,200 series) must stay under it. Extrapolated from the 2x one: its size grows per series."""
+    _, result = scaled
+    real = load_catalog(CATALOG_PATH)
+    size_x2 = result.catalog_path.stat().st_size
+    per_series = (size_x2 - CATALOG_PATH.stat().st_size) / (result.n_series - len(real.series))
+    size_x100 = CATALOG_PATH.stat().st_size + per_series * 99 * len(real.series)
+    assert size_x100 < MAX_CATALOG_BYTES / 2, (size_x100, MAX_CATALOG_BYTES)
 
 
 def test_every_series_has_its_file(scaled):

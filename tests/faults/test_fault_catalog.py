@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.catalog import load_catalog
+from orchestration.lib.catalog import MAX_CATALOG_BYTES, load_catalog
 
 pytestmark = pytest.mark.faults
 
@@ -120,8 +120,10 @@ def test_an_alias_bomb_is_refused_within_bounded_memory(replay_wh, catalog_env, 
 
 def test_an_oversized_catalog_is_refused_before_parsing(replay_wh, catalog_env, good):
     before = replay_wh.state()
-    path = catalog_env(good + ("# padding\n" * 250_000))  # 2.5 MB of comments
-    replay_wh.assert_rejected("fred", before, str(path), "larger than 2048 KiB", "refused")
+    padding = "# padding\n" * (MAX_CATALOG_BYTES // 10 + 1)  # just over the limit, in comments
+    path = catalog_env(good + padding)
+    limit = f"larger than {MAX_CATALOG_BYTES // 1024} KiB"
+    replay_wh.assert_rejected("fred", before, str(path), limit, "refused")
     _recover(replay_wh, catalog_env, good, before)
 
 
