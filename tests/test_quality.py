@@ -13,19 +13,23 @@ import pandas as pd
 import pytest
 
 from orchestration.defs.ingestion.cme.assets import RULES as CME_RULES
+from orchestration.lib import warehouse
 from orchestration.lib.catalog import load_catalog
 from orchestration.lib.quality import (
     Stored,
     data_age_within_limit,
     dropped_rows,
+    month_activity,
+    month_activity_in,
     rows_dropped_outcome,
     source_not_frozen,
     step_excess,
     stuck_periods,
+    stuck_periods_from,
     validate_batch,
 )
 from orchestration.lib.raw_tables import CME, FRED, MARKETS, TREASURY
-from orchestration.lib.source_rules import DEFAULT_RULES, catalog_series
+from orchestration.lib.source_rules import DEFAULT_RULES, catalog_series, series_plausibility
 
 TODAY = date(2026, 3, 1)
 CATALOG = load_catalog()
@@ -418,6 +422,70 @@ def test_series_flat_by_nature_stay_quiet():
     quiet = 0.1 + np.cumsum(rng.choice([0.0, 0.0, 0.0, 0.001], 5 * 261)).round(3)
     history = pd.concat([_history("IORB", steps), _history("JGB1Y", quiet)])
     assert stuck_periods(history) == []
+
+
+def _activity_both_ways(table, frame: pd.DataFrame, catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """month_activity_in (DuckDB) and month_activity (pandas) of the same stored rows."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE SCHEMA {table.schema}")
+        cols = ", ".join(f'"{n}" {ddl}' for n, ddl in table.all_columns)
+        con.execute(f"CREATE TABLE {table.qualified} ({cols})")
+        con.register("rows", frame.reindex(columns=[n for n, _ in table.all_columns]))
+        con.execute(f"INSERT INTO {table.qualified} SELECT * FROM rows")
+        daily = sorted(frame[table.series_column].unique())
+        in_sql = month_activity_in(con, table, daily, catalog)
+        history = warehouse.series_history(con, table, daily)
+    finally:
+        con.close()
+    stored = series_plausibility(history, table, catalog)["stored"]
+    history = history.rename(columns={table.series_column: "series_id", table.date_column: "date"})
+    in_pandas = month_activity(history.assign(value=stored)[["series_id", "date", "value"]])
+    return in_sql, in_pandas
+
+
+def _same_activity(in_sql: pd.DataFrame, in_pandas: pd.DataFrame) -> None:
+    assert not in_pandas.empty
+    pd.testing.assert_frame_equal(
+        in_sql.astype({"first": "datetime64[ns]", "last": "datetime64[ns]"}),
+        in_pandas.astype({"first": "datetime64[ns]", "last": "datetime64[ns]"}),
+        check_dtype=False,
+    )
+
+
+def test_the_warehouse_counts_moves_and_reversals_as_pandas_does():
+    """Units labels with different factors (a move below 1e-9 of the value in one unit is a
+    move in another), missing values, an unknown label, a flat stretch: both agree, and the
+    interpolated stretch is found from either."""
+    catalog = load_catalog()
+    rng = np.random.default_rng(11)
+    walk = 4 + np.cumsum(rng.normal(0, 0.04, 4 * 261)).round(2)
+    walk[400:560] = np.linspace(walk[400], walk[400] - 0.6, 160).round(2)
+    lively = _history("BAMLH0A0HYM2", walk).assign(units="Percent")
+    dollars = _history("WALCL", 7e6 + np.cumsum(rng.normal(0, 1e3, 300)).round(0))
+    dollars = dollars.assign(units="Millions of U.S. Dollars")
+    dollars.loc[10:40, "value"] = 7e6  # flat
+    dollars.loc[50, "value"] = np.nan  # missing
+    dollars.loc[60:70, "units"] = "Furlongs"  # unknown label: not a stored value
+    frame = pd.concat([lively, dollars], ignore_index=True)
+    frame["value"] = frame["value"].astype("float64")
+    in_sql, in_pandas = _activity_both_ways(FRED, frame, catalog)
+    _same_activity(in_sql, in_pandas)
+    assert stuck_periods_from(in_sql) == stuck_periods_from(in_pandas) != []
+
+
+@pytest.mark.integration
+def test_on_the_snapshot_the_warehouse_month_activity_equals_pandas(snapshot_ingestion):
+    warehouse_dir, result = snapshot_ingestion
+    assert result.success
+    catalog = load_catalog()
+    for table in (FRED, MARKETS):
+        rows = pd.DataFrame(
+            _snapshot_rows(warehouse_dir, f"SELECT * FROM {table.qualified}"),
+            columns=[n for n, _ in table.all_columns],
+        )
+        in_sql, in_pandas = _activity_both_ways(table, rows, catalog)
+        _same_activity(in_sql, in_pandas)
 
 
 # -- on the real snapshot -------------------------------------------------------------------------

@@ -36,14 +36,21 @@ from orchestration.lib.quality import (
     Stored,
     data_age_within_limit,
     dropped_rows,
+    month_activity,
+    month_activity_in,
     source_not_frozen,
     stuck_outcome,
-    stuck_periods,
+    stuck_periods_from,
     validate_batch,
 )
 from orchestration.lib.raw_tables import SOURCE_TABLES, RawTable
 from orchestration.lib.settings import CrosswindSettings, Settings, ingest_pool
-from orchestration.lib.source_rules import DEFAULT_RULES, SourceRules, Tracked
+from orchestration.lib.source_rules import (
+    DEFAULT_RULES,
+    SourceRules,
+    Tracked,
+    series_plausibility,
+)
 from orchestration.sources.base import Batch
 from orchestration.sources.registry import make_source
 
@@ -263,15 +270,19 @@ def _stuck_check(
     if not changed:  # nothing written: the periods found last time still hold
         kept = [FlaggedPeriod(*row) for row in warehouse.flagged_periods(con, table, "stuck")]
         return stuck_outcome([p for p in kept if p.series_id in daily], len(daily), source)
-    history = warehouse.series_history(con, table, daily)
-    converted = pd.DataFrame(
-        {
-            "series_id": history[table.series_column],
-            "date": history[table.date_column],
-            "value": rules.plausibility(history, table, catalog)["stored"],
-        }
-    )
-    periods = stuck_periods(converted)
+    if rules.plausibility is series_plausibility:  # stored value = raw x the label's factor
+        months = month_activity_in(con, table, daily, catalog)
+    else:  # a source's own conversion, in pandas
+        history = warehouse.series_history(con, table, daily)
+        converted = pd.DataFrame(
+            {
+                "series_id": history[table.series_column],
+                "date": history[table.date_column],
+                "value": rules.plausibility(history, table, catalog)["stored"],
+            }
+        )
+        months = month_activity(converted)
+    periods = stuck_periods_from(months)
     warehouse.replace_flagged_periods(con, table, "stuck", daily, periods)
     return stuck_outcome(periods, len(daily), source)
 
