@@ -69,6 +69,7 @@ from orchestration.sources.base import (
     Batch,
     contained_file,
     first_few,
+    lines_on_or_after,
     parse_ymd,
 )
 
@@ -471,7 +472,10 @@ class FredReplaySource(_FredSource):
         path = series_file(self.folder, s.id)
         if contained_file(path, SOURCE, s.id) is None:
             return None
-        values = parse_fred_csv(path.read_bytes(), s.id, origin=str(path))
+        payload = path.read_bytes()
+        if start is not None:  # what the live start filter (cosd) would have sent
+            payload = lines_on_or_after(payload, start, DATE_HEADERS)
+        values = parse_fred_csv(payload, s.id, origin=str(path))
         meta_path = series_file(self.folder, s.id, METADATA_SUFFIX)
         if contained_file(meta_path, SOURCE, s.id) is None:
             return Fetched(values, s.units, {})

@@ -57,7 +57,9 @@ def _margins(*rows: str):
 
 
 WALCL_X1000 = [(d, str(int(v) * 1000)) for d, v in FRED["WALCL"]]
-RRP_DUP = [*FRED["RRPONTSYD"], FRED["RRPONTSYD"][5]]
+# Repeated inside the refresh's window: a windowed replay reads only what the live service's
+# start filter would send (sources/base.py lines_on_or_after); older rows wait for a full read.
+RRP_DUP = [*FRED["RRPONTSYD"], FRED["RRPONTSYD"][-2]]
 RRP_FUTURE = [*FRED["RRPONTSYD"], (date(2027, 3, 1), "5.0")]
 RRP_NAN = [
     *FRED["RRPONTSYD"][:-2],
@@ -94,7 +96,7 @@ CASES = {
     "fred_duplicate_dates": (
         "fred",
         _fred("RRPONTSYD", RRP_DUP),
-        ["[fred/RRPONTSYD]", "1 repeated dates: 2025-12-08"],
+        ["[fred/RRPONTSYD]", f"1 repeated dates: {FRED['RRPONTSYD'][-2][0]}"],
         None,
     ),
     "fred_future_dates": (
