@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from orchestration.lib.catalog import Series
@@ -24,8 +25,7 @@ SHOW_BAD = 3  # offending values quoted in an error message
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-# A data line whose first cell is exactly an ISO date (no quotes, spaces or time after it).
-_DATED_LINE = re.compile(rb"\d{4}-\d{2}-\d{2}(?:,|\r|\n|$)")
+_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9)  # offsets of the digits in YYYY-MM-DD
 
 
 def lines_on_or_after(payload: bytes, start: date, date_headers: Sequence[str]) -> bytes:
@@ -34,16 +34,41 @@ def lines_on_or_after(payload: bytes, start: date, date_headers: Sequence[str]) 
     the window, not the whole history (at 100x, ~60 rows per series instead of ~10,000).
 
     Applied only when the header's first cell is the date column (one of `date_headers`, any
-    case); every line that is not plainly an earlier ISO-dated row is kept, so the parser still
-    sees the header, blank lines and anything malformed, and reports it as before.
+    case). A line goes only when its first cell is exactly an ISO date (`YYYY-MM-DD` then a comma
+    or the line end) before `start`; everything else (the header, blank lines, quoted or
+    malformed dates) is kept, so the parser still sees it and reports it as before. Lines end at
+    LF, CRLF or a lone CR; the kept bytes are unchanged. Vectorised: per line, Python costs ~1 us,
+    and 100x replays ~40 M lines.
     """
-    lines = payload.splitlines(keepends=True)
-    header = next((line for line in lines if line.strip()), b"")
+    header_end = len(payload) - len(payload.lstrip(b"\r\n"))
+    header = payload[header_end:].split(b"\n", 1)[0].split(b"\r", 1)[0]
     first_cell = header.split(b",", 1)[0].strip().lstrip(b"\xef\xbb\xbf").strip(b'" ')
     if first_cell.decode("utf-8", "replace").lower() not in {h.lower() for h in date_headers}:
         return payload
-    cut = start.isoformat().encode()
-    return b"".join(line for line in lines if not (line[:10] < cut and _DATED_LINE.match(line)))
+    raw = np.frombuffer(payload, dtype=np.uint8)
+    lf, cr = raw == 10, raw == 13
+    lone_cr = cr & ~np.append(lf[1:], False)  # a CR not followed by LF ends a line too
+    line_ends = np.flatnonzero(lf | lone_cr)  # each line's last byte
+    starts = np.concatenate(([0], line_ends + 1))
+    stops = np.append(line_ends + 1, len(raw))  # one past each line's last byte
+    padded = np.concatenate((raw, np.zeros(11, dtype=np.uint8)))
+    cells = padded[starts[:, None] + np.arange(11)]  # the first 11 bytes of each line
+    digits = cells[:, _DIGITS].astype(np.int64) - ord("0")
+    after = cells[:, 10]
+    dated = (
+        ((digits >= 0) & (digits <= 9)).all(axis=1)
+        & (cells[:, 4] == ord("-"))
+        & (cells[:, 7] == ord("-"))
+        # a comma or the line's end (LF, CR, or the payload's end) right after the date
+        & ((after == ord(",")) | (after == 10) | (after == 13) | (starts + 10 >= len(raw)))
+    )
+    day = digits @ np.array([10**7, 10**6, 10**5, 10**4, 1000, 100, 10, 1], dtype=np.int64)
+    cut = start.year * 10_000 + start.month * 100 + start.day
+    drop = dated & (day < cut)
+    if not drop.any():
+        return payload
+    keep_bytes = np.repeat(~drop, stops - starts)
+    return raw[keep_bytes].tobytes()
 
 
 def first_few(items: Sequence) -> str:

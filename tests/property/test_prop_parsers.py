@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from orchestration.lib.errors import SourceFormatError
 from orchestration.sources import fred, mof, shiller, treasury
+from orchestration.sources.base import lines_on_or_after
 from tests.support.fred_api import FakeSeries
 
 pytestmark = pytest.mark.property
@@ -370,3 +372,39 @@ def test_vintages_fetched_in_windows_join_into_the_unlimited_answer(releases, pe
     current = {d: (rs, v) for d, rs, re, v in periods if re == fred.OPEN_END}
     assert list(latest["date"]) == sorted(current)
     assert list(latest["realtime_start"]) == [pd.Timestamp(current[d][0]) for d in sorted(current)]
+
+
+# -- replay window (sources/base.py lines_on_or_after) ---------------------------------------------
+
+_REFERENCE_DATED = re.compile(rb"\d{4}-\d{2}-\d{2}(?:,|\r|\n|$)")
+
+
+def _reference_window(payload: bytes, start: date) -> bytes:
+    """The rule, line by line: drop a line whose first cell is exactly an earlier ISO date."""
+    cut = start.isoformat().encode()
+    lines = payload.splitlines(keepends=True)
+    return b"".join(x for x in lines if not (x[:10] < cut and _REFERENCE_DATED.match(x)))
+
+
+_window_lines = st.one_of(
+    days.map(lambda d: f"{d.isoformat()},1.5"),
+    days.map(lambda d: d.isoformat()),
+    days.map(lambda d: f'"{d.isoformat()}",2'),
+    days.map(lambda d: f"{d.isoformat()} 00:00,3"),
+    days.map(lambda d: f"{d.year}-{d.month}-{d.day},4"),
+    st.sampled_from(["", " ", "2024-02-3x,1", "9999-99-99,1", "20240301,1", "2024-03-01x"]),
+)
+
+
+@FAST
+@given(
+    st.lists(st.tuples(_window_lines, st.sampled_from(["\n", "\r\n", "\r"])), max_size=30),
+    days,
+    st.booleans(),
+)
+def test_replay_window_keeps_exactly_what_the_line_rule_keeps(lines, start, last_line_ends):
+    body = "".join(text + end for text, end in lines)
+    if lines and not last_line_ends:
+        body = body[: -len(lines[-1][1])]
+    payload = ("observation_date,X1\r\n" + body).encode()
+    assert lines_on_or_after(payload, start, fred.DATE_HEADERS) == _reference_window(payload, start)
