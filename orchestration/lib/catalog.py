@@ -281,9 +281,18 @@ def _describe(exc: ValidationError, limit: int = 10) -> str:
 def load_catalog(path: Path | None = None) -> Catalog:
     """The catalog at `path`; without one, the settings' (CROSSWIND_CATALOG or CATALOG_PATH).
 
-    Each file is read and validated once per process (`load_catalog.cache_clear()` rereads).
+    Each version of a file is read and validated once per process: the cache is keyed on the
+    file's modification time and size, so an edited catalog is reread by a long-lived process
+    (the UI's code server) and an unchanged one is not parsed again (~4 s at bench's 100x).
+    `load_catalog.cache_clear()` forgets every file.
     """
-    return _read_catalog(Path(path) if path is not None else catalog_path())
+    resolved = Path(path) if path is not None else catalog_path()
+    try:
+        stat = resolved.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = None  # _read_catalog reports the file it cannot read
+    return _read_catalog(resolved, version)
 
 
 # The repository's catalog is ~15 KB; bench/scale.py's 10x one ~250 KB and its 100x one (5,200
@@ -381,7 +390,7 @@ def dump_catalog(data: dict, **options) -> str:
 
 
 @cache
-def _read_catalog(path: Path) -> Catalog:
+def _read_catalog(path: Path, version: tuple[int, int] | None = None) -> Catalog:
     data = load_strict_yaml(path)
     if not isinstance(data, dict):
         raise CatalogError(f"series catalog {path} is not a mapping of sections")

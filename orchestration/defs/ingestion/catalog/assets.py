@@ -56,8 +56,8 @@ _KEYS = {
 def series_catalog(context: dg.AssetExecutionContext, settings: CrosswindSettings):
     """Writes the series catalog into raw_meta (replacing it: it is reference data)."""
     settings = settings.resolve()
-    load_catalog.cache_clear()
-    # raises CatalogError, naming the bad entry, before any write
+    # The file as it is now (load_catalog rereads a changed file); raises CatalogError, naming
+    # the bad entry, before any write.
     catalog = load_catalog(settings.catalog_path)
     series = pd.DataFrame(
         [
