@@ -53,7 +53,7 @@ TARGETS = {
     "x100_refresh_s_max": 120.0,
 }
 # Scale runs: series factor -> (correlation-asset factor, pairs with full history; bench/scale.py).
-# 100x: 5,200 series, 100 assets, 4,950 pairs of which the reviewed 135 keep their history.
+# 100x: 6,300 series (100 x 63), 100 assets, 4,950 pairs; the reviewed 135 keep their history.
 SCALES = {10: (5, "all"), 100: (10, "reviewed")}
 # Files holding one daily series each (fred/, markets/) are trimmed per the catalog's frequency;
 # these hold daily rows for several series and are trimmed as a whole.

@@ -16,7 +16,7 @@ git-ignored `warehouse/`):
   `--history-pairs reviewed` also `correlation_history_pairs`: full correlation history only for
   the pairs of reviewed_pairs() (the ten real assets' 45, and each extra asset against the S&P
   500), the latest days for every other pair. The 100× catalog of the bench is
-  `--factor 100 --asset-factor 10 --history-pairs reviewed` (5,200 series, 100 assets, 4,950
+  `--factor 100 --asset-factor 10 --history-pairs reviewed` (6,300 series, 100 assets, 4,950
   pairs, 135 of them with history);
 - `README.md`, saying the folder is synthetic.
 
