@@ -169,9 +169,10 @@ def make_scaled_snapshot(
         scaled = parse_catalog(scaled_raw)  # the same validation load_catalog applies
         catalog_path = work / "catalog.yaml"
         catalog_path.write_text(_catalog_text(scaled_raw, factor), encoding="utf-8")
-        if catalog_path.stat().st_size > MAX_CATALOG_BYTES:  # the run would refuse it
+        size = catalog_path.stat().st_size
+        if size > MAX_CATALOG_BYTES:  # the run would refuse it
             raise CrosswindError(
-                f"the {factor}x catalog is {catalog_path.stat().st_size} bytes, over the "
+                f"the {factor}x catalog is {size} bytes, over the "
                 f"loader's limit of {MAX_CATALOG_BYTES} (orchestration/lib/catalog.py)"
             )
 

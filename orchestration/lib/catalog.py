@@ -231,6 +231,16 @@ class Catalog(BaseModel):
         key = self.unit_key(label)
         return None if key is None else self.unit_labels[key]
 
+    def unit_factors(self, labels) -> dict[str, float]:
+        """Each known label among `labels` -> its factor to the stored unit; unknown labels
+        (and non-text values) are left out, so their rows have no stored value."""
+        factors = {}
+        for label in labels:
+            unit = self.unit(label) if isinstance(label, str) else None
+            if unit is not None:
+                factors[label] = unit.factor
+        return factors
+
     def resolve_units(self, series: Series, label: str) -> str:
         """The unit_labels key for the units label a source published for `series`.
 

@@ -863,11 +863,8 @@ def month_activity_in(
     rows with an unknown label count as missing)."""
     if table.value_column is None or not series_ids:
         return _no_activity()
-    labels = [
-        row[0]
-        for row in con.execute(f"SELECT DISTINCT units FROM {table.qualified}").fetchall()
-        if isinstance(row[0], str) and catalog.unit(row[0]) is not None
-    ]
+    stored_labels = con.execute(f"SELECT DISTINCT units FROM {table.qualified}").fetchall()
+    factors = catalog.unit_factors(row[0] for row in stored_labels)
     sql = MONTH_ACTIVITY_SQL.format(
         table=table.qualified,
         series=table.series_column,
@@ -875,8 +872,8 @@ def month_activity_in(
         value=table.value_column,
     )
     params = {
-        "labels": labels,
-        "factors": [catalog.unit(label).factor for label in labels],
+        "labels": list(factors),
+        "factors": list(factors.values()),
         "series": list(series_ids),
     }
     months = con.execute(sql, params).df()

@@ -82,11 +82,7 @@ def series_plausibility(frame: pd.DataFrame, table: RawTable, catalog: Catalog) 
     out["min"] = ids.map({i: r[0] for i, r in known.items()}).astype("float64")
     out["max"] = ids.map({i: r[1] for i, r in known.items()}).astype("float64")
     labels = frame["units"]
-    factors = {}
-    for label in labels.dropna().unique():
-        unit = catalog.unit(label) if isinstance(label, str) else None
-        if unit:
-            factors[label] = unit.factor
+    factors = catalog.unit_factors(labels.dropna().unique())
     out["stored"] = value * labels.map(factors).astype("float64")
     unknown = ~ids.isin(list(known))
     out.loc[unknown, "min"] = 0.0
