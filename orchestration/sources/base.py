@@ -71,6 +71,13 @@ def lines_on_or_after(payload: bytes, start: date, date_headers: Sequence[str]) 
     return raw[keep_bytes].tobytes()
 
 
+def read_window(path: Path, start: date | None, date_headers: Sequence[str]) -> bytes:
+    """A replay file's bytes as the live fetch from `start` would have sent them
+    (`lines_on_or_after`); the whole file when `start` is None (a full read)."""
+    payload = path.read_bytes()
+    return payload if start is None else lines_on_or_after(payload, start, date_headers)
+
+
 def first_few(items: Sequence) -> str:
     """The first offending items for an error message, saying how many there were in all."""
     shown = ", ".join(str(i) for i in items[:SHOW_BAD])

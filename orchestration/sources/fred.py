@@ -69,8 +69,8 @@ from orchestration.sources.base import (
     Batch,
     contained_file,
     first_few,
-    lines_on_or_after,
     parse_ymd,
+    read_window,
 )
 
 log = logging.getLogger("crosswind.sources.fred")
@@ -472,9 +472,7 @@ class FredReplaySource(_FredSource):
         path = series_file(self.folder, s.id)
         if contained_file(path, SOURCE, s.id) is None:
             return None
-        payload = path.read_bytes()
-        if start is not None:  # what the live start filter (cosd) would have sent
-            payload = lines_on_or_after(payload, start, DATE_HEADERS)
+        payload = read_window(path, start, DATE_HEADERS)  # as the live `cosd` filter sends it
         values = parse_fred_csv(payload, s.id, origin=str(path))
         meta_path = series_file(self.folder, s.id, METADATA_SUFFIX)
         if contained_file(meta_path, SOURCE, s.id) is None:

@@ -32,7 +32,7 @@ from orchestration.lib.catalog import Series, series_file
 from orchestration.lib.errors import SourceError, SourceFormatError, SourceUnreachable
 from orchestration.lib.http import HttpClient, SourceHttpError
 from orchestration.lib.settings import Settings
-from orchestration.sources.base import BAR_COLUMNS, Batch, contained_file, lines_on_or_after
+from orchestration.sources.base import BAR_COLUMNS, Batch, contained_file, read_window
 
 SOURCE = "markets"
 FOLDER_ENV = "CROSSWIND_MARKETS_DIR"
@@ -158,11 +158,8 @@ class CsvFolderProvider:
         path = self.path(series)
         if contained_file(path, SOURCE, series.id) is None:
             return None
-        payload = path.read_bytes()
-        if start is not None:  # what Yahoo's period1 would have sent
-            payload = lines_on_or_after(payload, start, ("date",))
         frame = read_dated_csv(
-            payload,
+            read_window(path, start, ("date",)),  # as Yahoo's `period1` sends it
             source=SOURCE,
             series=series.id,
             file_name=str(path),
