@@ -25,6 +25,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from orchestration.lib.failures import FAILURES_DIR, LATEST
+from orchestration.lib.instance import installed_config
 from orchestration.lib.run_summary import expected_marts
 from orchestration.lib.settings import REPO_ROOT, SAMPLE_DIR, CrosswindSettings
 from orchestration.sources.registry import SOURCES
@@ -119,7 +120,7 @@ def test_a_cli_run_is_first_class_in_the_ui(sample_run):
     assert run.tags["crosswind/snapshot"] == str(SAMPLE_DIR)
     assert run.tags["crosswind/warehouse"] == str(warehouse)
     config = (warehouse / "dagster_home" / "dagster.yaml").read_text()
-    assert config == (REPO_ROOT / "orchestration" / "dagster.yaml").read_text()
+    assert config == installed_config(warehouse / "dagster_home")
 
 
 def test_a_failed_cli_run_names_the_step_and_leaves_one_failure_record(failed_run, monkeypatch):
