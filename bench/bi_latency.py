@@ -21,7 +21,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -255,15 +255,17 @@ def _error_text(exc: BaseException) -> str:
 
 
 def measure(
-    serving_path: Path,
+    serving_path: Path | str,
     queries: Mapping[str, str],
     *,
     rounds: int = 30,
     stop: threading.Event | None = None,
+    connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
 ) -> dict:
     """Run `queries` against `serving_path` like a BI tool that connects per refresh.
 
-    Per round: `duckdb.connect(path, read_only=True)` (timed as connect), then every query once
+    Per round: `duckdb.connect(path, read_only=True)` (timed as connect; `connect` replaces it,
+    e.g. `lake_reader`, and `serving_path` then only names what was read), then every query once
     with execute + fetchall (timed per query), then close. Without `stop`, runs `rounds` rounds.
     With `stop`, `rounds` is ignored: rounds repeat until `stop` is set, and at least one round
     always completes (a round is never cut short, so every round measures every query).
@@ -299,7 +301,7 @@ def measure(
     while True:
         t0 = time.perf_counter()
         try:
-            con = duckdb.connect(path, read_only=True)
+            con = connect() if connect else duckdb.connect(path, read_only=True)
         except Exception as exc:
             record(done, None, exc)
             con = None
@@ -354,6 +356,67 @@ def measure(
             for name in queries
         },
         "all": summarize(pooled),
+    }
+
+
+# --- reading the lake directly ------------------------------------------------------------------
+
+
+def lake_reader(target) -> Callable[[], duckdb.DuckDBPyConnection]:
+    """Connections of a BI tool that reads the DuckLake itself (docs/scaling.md, "BI tools on
+    the lake"): an in-memory DuckDB with the lake attached read-only at its latest snapshot.
+
+    The cookbook's queries name the serving copy's relations (`marts.*`, the `bi` views). So
+    that the same queries run, each connection lays the same names over the lake in its own
+    memory catalog: a view per lake mart, then the `bi` views (orchestration/lib/serving.py
+    BI_VIEWS) that read only marts. Views over `meta.*`, which only the serving copy has, are
+    left out; so are the queries that read them (`lake_queries`). Creating the views is part of
+    the timed connect, as it would be for a tool that defines them per session."""
+    from orchestration.lib import lake
+    from orchestration.lib.serving import BI_VIEWS
+
+    def open_reader() -> duckdb.DuckDBPyConnection:
+        con = lake.connect(target, read_only=True)
+        try:
+            marts = [
+                row[0]
+                for row in con.execute(
+                    "SELECT table_name FROM duckdb_tables() "
+                    "WHERE database_name = current_database() AND schema_name = 'marts'"
+                ).fetchall()
+            ]
+            con.execute("USE memory")
+            con.execute("CREATE SCHEMA marts; CREATE SCHEMA bi")
+            for mart in marts:
+                con.execute(
+                    f'CREATE VIEW marts."{mart}" AS SELECT * FROM {lake.CATALOG}.marts."{mart}"'
+                )
+            for view, sql in BI_VIEWS.items():
+                if not _reads_meta(sql):
+                    con.execute(f"CREATE VIEW bi.{view} AS {sql}")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    return open_reader
+
+
+def _reads_meta(sql: str) -> bool:
+    return any(m.group("rel").lower().startswith("meta.") for m in _RELATION.finditer(sql))
+
+
+def lake_queries(queries: Mapping[str, str]) -> dict[str, str]:
+    """The queries a lake reader can run: those that read no serving-only relation (`meta.*`,
+    or a `bi` view over it)."""
+    from orchestration.lib.serving import BI_VIEWS
+
+    serving_only = {f"bi.{view}" for view, sql in BI_VIEWS.items() if _reads_meta(sql)}
+    return {
+        name: sql
+        for name, sql in queries.items()
+        if not _reads_meta(sql)
+        and not any(m.group("rel").lower() in serving_only for m in _RELATION.finditer(sql))
     }
 
 

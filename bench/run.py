@@ -308,24 +308,81 @@ def cold_and_refresh(
     return out
 
 
-def bi_latency(warehouse: Path, snapshot: Path, queries: dict[str, str]) -> dict:
+def idle_and_during_refresh(
+    label: str, env: dict[str, str], where: Path | str, queries: dict[str, str], connect=None
+) -> tuple[dict, dict, RunResult]:
+    """BI latency idle (30 rounds), then in a reader thread while `label` refreshes."""
     from bench.bi_latency import measure
 
-    serving = warehouse / "serving.duckdb"
-    idle = measure(serving, queries, rounds=30)
+    idle = measure(where, queries, rounds=30, connect=connect)
     stop = threading.Event()
     during: dict = {}
     reader = threading.Thread(
-        target=lambda: during.update(measure(serving, queries, stop=stop)), daemon=True
+        target=lambda: during.update(measure(where, queries, stop=stop, connect=connect)),
+        daemon=True,
     )
     reader.start()
-    try:  # a refresh with nothing new still rebuilds every mart and republishes the copy
-        launch("bi_refresh", job_env(warehouse, snapshot))
+    try:
+        refresh = launch(label, env)
     finally:
         stop.set()
         reader.join()
+    return idle, during, refresh
+
+
+def bi_latency(warehouse: Path, snapshot: Path, queries: dict[str, str]) -> dict:
+    # A refresh with nothing new still rebuilds every mart and republishes the copy.
+    idle, during, _ = idle_and_during_refresh(
+        "bi_refresh", job_env(warehouse, snapshot), warehouse / "serving.duckdb", queries
+    )
     _progress("BI latency (idle p95 ms)", idle["all"]["p95_ms"])
     return {"idle": idle, "during_refresh": during}
+
+
+def bi_latency_lake(snapshot: Path, queries: dict[str, str]) -> dict:
+    """BI latency on the other backend: a DuckLake on a PostgreSQL catalog that the bench starts
+    (Debian's `postgresql`, as the tests do), read directly by `lake_reader`, idle and during a
+    refresh with nothing new; also the times of that cold build and refresh. Skipped, with the
+    reason, without PostgreSQL's server binaries."""
+    from bench.bi_latency import lake_queries, lake_reader
+    from orchestration.lib import lake
+    from orchestration.lib.settings import load_settings
+    from tests.support import postgres
+
+    bindir = postgres.find_bindir()
+    if bindir is None:
+        return {"skipped": "PostgreSQL server binaries not found: apt-get install postgresql"}
+    server = postgres.start(bindir)
+    try:
+        warehouse = WORK / "lake_warehouse"
+        if warehouse.exists():
+            shutil.rmtree(warehouse)
+        warehouse.mkdir(parents=True)
+        env = job_env(warehouse, snapshot)
+        env.update(
+            CROSSWIND_WAREHOUSE_BACKEND="ducklake",
+            CROSSWIND_DUCKLAKE_CATALOG=server.create_database("bench_lake"),
+            CROSSWIND_DUCKLAKE_DATA=str(warehouse / "lake_data"),
+        )
+        cold = launch("lake_cold", env)
+        _progress("lake cold build", cold.wall_s)
+        target = load_settings(env).warehouse
+        readable = lake_queries(queries)
+        idle, during, refresh = idle_and_during_refresh(
+            "lake_refresh", env, lake.describe(target), readable, connect=lake_reader(target)
+        )
+        _progress("lake BI latency during a refresh (p95 ms)", during["all"]["p95_ms"])
+        return {
+            "cold_build_s": cold.wall_s,
+            "refresh_s": refresh.wall_s,
+            "cold_breakdown_s": cold.stages,
+            "refresh_breakdown_s": refresh.stages,
+            "queries_left_out": sorted(set(queries) - set(readable)),
+            "idle": idle,
+            "during_refresh": during,
+        }
+    finally:
+        server.stop()
 
 
 def baseline(snapshot: Path) -> float:
@@ -468,6 +525,17 @@ def render(report: dict) -> str:
                 f"{label} dbt start-up parts (median s): "
                 + ", ".join(f"{k}={v}" for k, v in parts.items())
             )
+    lake_bi = report.get("bi_latency_lake") or {}
+    if "skipped" in lake_bi:
+        lines.append(f"DuckLake BI latency: skipped ({lake_bi['skipped']})")
+    elif lake_bi:
+        lines.append(
+            f"DuckLake on PostgreSQL: cold build {lake_bi['cold_build_s']} s, refresh "
+            f"{lake_bi['refresh_s']} s; BI p95 read directly: idle "
+            f"{lake_bi['idle']['all']['p95_ms']} ms, during a refresh "
+            f"{lake_bi['during_refresh']['all']['p95_ms']} ms "
+            f"({lake_bi['during_refresh']['error_count']} errors)"
+        )
     for name, value in report["ratios"].items():
         lines.append(f"{name}: {value}")
     for name, ok in report["targets_met"].items():
@@ -488,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         help="catalog multiples to run, of 10 and 100 (default 10; 100 takes ~15 min)",
     )
     parser.add_argument("--x100-repeats", type=int, default=1)
+    parser.add_argument(
+        "--skip-lake", action="store_true", help="no DuckLake (PostgreSQL catalog) BI latency"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if unknown := set(args.scales) - set(SCALES):
@@ -516,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         baselines.append(baseline(trimmed))
         _progress("pandas baseline", baselines[-1])
     equal = baseline_matches_marts(snapshot, WORK / "x1_warehouse" / "serving.duckdb")
+    bi_lake = {"skipped": "--skip-lake"} if args.skip_lake else bi_latency_lake(snapshot, queries)
 
     # Each scale: (series factor, correlation-asset factor, pairs with full history).
     scale_runs: dict[str, list[dict]] = {}
@@ -591,6 +663,13 @@ def main(argv: list[str] | None = None) -> int:
         "bi_p95_under_50ms_during_refresh": bi_p95["during_refresh"] < TARGETS["bi_p95_ms_max"],
         "baseline_equals_marts": all(v.get("ok") for v in equal.values()),
     }
+    if "skipped" not in bi_lake:
+        for when in ("idle", "during_refresh"):
+            bi_p95[f"lake_{when}"] = bi_lake[when]["all"]["p95_ms"]
+            targets[f"lake_bi_p95_under_50ms_{when}"] = (
+                bi_lake[when]["error_count"] == 0
+                and bi_p95[f"lake_{when}"] < TARGETS["bi_p95_ms_max"]
+            )
     if "x10" in scale_runs:
         targets["x10_under_5x"] = (
             ratios["x10_cold_over_x1_cold"] < TARGETS["scale_cold_over_cold_max"]
@@ -623,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_dbt_node_seconds": runs[0]["cold"].dbt_nodes_s,
         "cold_steps_s": runs[0]["cold"].steps_s,
         "bi_latency": bi,
+        "bi_latency_lake": bi_lake,
         "baseline_vs_marts": equal,
         "scale": scale_info,
         "runs": [{k: asdict(v) for k, v in r.items() if k != "bi"} for r in runs],

@@ -241,3 +241,75 @@ def test_cli_prints_json_and_a_table(published, capsys):
     assert main([str(published), "--rounds", "1"]) == 0
     table = capsys.readouterr().out
     assert "1_kpi_tiles" in table and "p95 ms" in table
+
+
+# --- reading a DuckLake directly ----------------------------------------------------------------
+
+
+def test_lake_queries_leave_out_only_what_reads_the_serving_copys_meta():
+    from bench.bi_latency import lake_queries
+
+    queries = cookbook_queries(COOKBOOK)
+    kept = lake_queries(queries)
+    left_out = set(queries) - set(kept)
+    assert left_out and all(
+        "meta." in queries[name] or "bi.input_health" in queries[name] for name in left_out
+    )
+    assert not any("meta." in sql or "bi.input_health" in sql for sql in kept.values())
+    assert "1_kpi_tiles" in kept and "4_correlation_heatmap_60_day_window" in kept
+
+
+def test_a_lake_reader_sees_the_serving_names_over_the_lakes_marts(tmp_path, monkeypatch):
+    """The reader lays `marts.*` and the `bi` views over the lake's marts, leaves out the views
+    over `meta.*`, and measure() times it like a file: rows as committed, no errors."""
+    from bench.bi_latency import lake_reader
+    from orchestration.lib import lake
+    from orchestration.lib.settings import load_settings
+
+    monkeypatch.setattr(
+        serving,
+        "BI_VIEWS",
+        {name: serving.BI_VIEWS[name] for name in ("as_of", "dashboard_latest", "input_health")},
+    )
+    target = load_settings(
+        {
+            "CROSSWIND_WAREHOUSE_DIR": str(tmp_path / "wh"),
+            "CROSSWIND_WAREHOUSE_BACKEND": "ducklake",
+        }
+    ).warehouse
+    con = lake.connect(target)
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.mart_market_dashboard_daily AS SELECT * FROM (VALUES "
+        "(DATE '2026-11-26', 1.5, 6000.0), (DATE '2026-11-27', 1.7, 6010.0), "
+        "(DATE '2026-11-28', NULL, 6020.0)) t(date, stress_score, sp500_close)"
+    )
+    con.close()
+
+    reader = lake_reader(target)
+    con = reader()
+    try:
+        assert con.execute("SELECT as_of_date FROM bi.as_of").fetchone()[0].isoformat() == (
+            "2026-11-27"
+        )
+        views = {
+            r[0]
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE schema_name = 'bi'"
+            ).fetchall()
+        }
+        assert views == {"as_of", "dashboard_latest"}
+    finally:
+        con.close()
+    report = measure(
+        lake.describe(target),
+        {
+            "latest": "SELECT * FROM bi.dashboard_latest",
+            "all": "SELECT * FROM marts.mart_market_dashboard_daily",
+        },
+        rounds=2,
+        connect=reader,
+    )
+    assert report["error_count"] == 0, report["errors"]
+    assert report["queries"]["latest"]["rows"] == 1 and report["queries"]["all"]["rows"] == 3
+    assert report["serving_path"].startswith("DuckLake (catalog file")

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the DuckLake tests: Debian's binaries, loopback, per session.
+"""A throwaway PostgreSQL server for the DuckLake tests and the bench: Debian's binaries, loopback.
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to `nobody`
 (in a private folder under /tmp that `nobody` can reach; pytest's own tmp folder is 0700 root).
