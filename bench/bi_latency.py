@@ -261,12 +261,15 @@ def measure(
     rounds: int = 30,
     stop: threading.Event | None = None,
     connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+    keep_connection: bool = False,
 ) -> dict:
     """Run `queries` against `serving_path` like a BI tool that connects per refresh.
 
     Per round: `duckdb.connect(path, read_only=True)` (timed as connect; `connect` replaces it,
     e.g. `lake_reader`, and `serving_path` then only names what was read), then every query once
-    with execute + fetchall (timed per query), then close. Without `stop`, runs `rounds` rounds.
+    with execute + fetchall (timed per query), then close. With `keep_connection`, the rounds
+    share one connection instead, as a BI tool's connection pool does (a failed query drops it:
+    the next round reconnects). Without `stop`, runs `rounds` rounds.
     With `stop`, `rounds` is ignored: rounds repeat until `stop` is set, and at least one round
     always completes (a round is never cut short, so every round measures every query).
 
@@ -298,16 +301,25 @@ def measure(
         if len(errors) < MAX_ERRORS_KEPT:
             errors.append({"round": round_no, "query": query, "error": _error_text(exc)})
 
-    while True:
-        t0 = time.perf_counter()
+    def close(con: duckdb.DuckDBPyConnection) -> None:
         try:
-            con = connect() if connect else duckdb.connect(path, read_only=True)
+            con.close()
         except Exception as exc:
             record(done, None, exc)
-            con = None
-        else:
-            connect_ms.append((time.perf_counter() - t0) * 1000)
+
+    con = None
+    while True:
+        if con is None:
+            t0 = time.perf_counter()
+            try:
+                con = connect() if connect else duckdb.connect(path, read_only=True)
+            except Exception as exc:
+                record(done, None, exc)
+            else:
+                connect_ms.append((time.perf_counter() - t0) * 1000)
+        connected = con is not None
         if con is not None:
+            failed = False
             try:
                 for name, sql in queries.items():
                     t0 = time.perf_counter()
@@ -315,23 +327,25 @@ def measure(
                         result = con.execute(sql).fetchall()
                     except Exception as exc:
                         record(done, name, exc)
+                        failed = True
                         continue
                     latencies[name].append((time.perf_counter() - t0) * 1000)
                     rows[name] = len(result)
                     row_counts[name].add(len(result))
             finally:
-                try:
-                    con.close()
-                except Exception as exc:
-                    record(done, None, exc)
+                if failed or not keep_connection:
+                    close(con)
+                    con = None
         done += 1
         if stop is None:
             if done >= rounds:
                 break
         elif stop.is_set():
             break
-        elif con is None:
+        elif not connected:
             stop.wait(0.01)  # the file is missing: back off a little instead of spinning
+    if con is not None:
+        close(con)
 
     pooled = [ms for samples in latencies.values() for ms in samples]
     return {
@@ -378,12 +392,14 @@ def lake_reader(target) -> Callable[[], duckdb.DuckDBPyConnection]:
     def open_reader() -> duckdb.DuckDBPyConnection:
         con = lake.connect(target, read_only=True)
         try:
+            # Not dbt-duckdb's transient __dbt_tmp / __dbt_backup tables of a build in progress.
             marts = [
                 row[0]
                 for row in con.execute(
                     "SELECT table_name FROM duckdb_tables() "
                     "WHERE database_name = current_database() AND schema_name = 'marts'"
                 ).fetchall()
+                if not re.search(r"__dbt_(tmp|backup)$", row[0])
             ]
             con.execute("USE memory")
             con.execute("CREATE SCHEMA marts; CREATE SCHEMA bi")

@@ -203,6 +203,28 @@ def test_a_failing_query_is_recorded_not_raised(tmp_path):
     assert report["queries"]["bad"]["runs"] == 0 and report["queries"]["bad"]["p50_ms"] is None
 
 
+def test_a_kept_connection_serves_every_round_until_a_query_fails(tmp_path):
+    """keep_connection: one connect for all rounds (a BI pool); a failure drops it."""
+    path = tmp_path / "tiny.duckdb"
+    duckdb.connect(str(path)).close()
+    opened = []
+
+    def connect():
+        con = duckdb.connect(str(path), read_only=True)
+        opened.append(con)
+        return con
+
+    report = measure(path, {"ok": "SELECT 42"}, rounds=5, connect=connect, keep_connection=True)
+    assert len(opened) == 1 and report["queries"]["ok"]["runs"] == 5
+    with pytest.raises(duckdb.ConnectionException):
+        opened[0].execute("SELECT 1")  # closed when measure returned
+
+    flaky = {"ok": "SELECT 42", "bad": "SELECT * FROM nope"}
+    report = measure(path, flaky, rounds=3, connect=connect, keep_connection=True)
+    assert len(opened) == 1 + 3  # every round's failure dropped its connection
+    assert report["error_count"] == 3 and report["queries"]["ok"]["runs"] == 3
+
+
 def test_measure_in_a_thread_stops_and_records_a_missing_file(tmp_path):
     stop = threading.Event()
     out: dict = {}
