@@ -266,9 +266,15 @@ def test_make_dev_shows_the_runs_and_settings_then_stops_every_process(failed_ru
         try:
             make.wait(timeout=120)
         except subprocess.TimeoutExpired:
+            left = _session_processes(make.pid)  # what did not stop, for the failure message
             _kill_session(make.pid)
             make.wait()
-            pytest.fail("make dev did not stop within 120 s of SIGTERM")
+            pytest.fail(
+                "make dev did not stop within 120 s of SIGTERM; still running:\n"
+                + "\n".join(left)
+                + "\n--- make dev's output:\n"
+                + log.read_text(errors="replace")[-4000:]
+            )
     deadline = time.monotonic() + 10  # the last children may still be exiting
     while _session_processes(make.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
