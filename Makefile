@@ -55,7 +55,8 @@ dev: install
 dev-demo: install
 	$(WITH_ENV) --set CROSSWIND_SOURCE=sample -- crosswind dev --host 127.0.0.1 --port "$(PORT)"
 
-## Cold build, daily refresh, pandas baseline, 10x scale, BI latency (~15 min): bench/README.md
+## Cold build, daily refresh, pandas baseline, 10x scale, BI latency on both backends (~18 min):
+## bench/README.md
 bench: install
 	$(WITH_ENV) -- python -m bench.run
 
