@@ -194,9 +194,8 @@ def _kill_session(sid: int) -> None:
 def _default_signals() -> None:
     """In `make`, before it starts: the signals this test sends, at their default disposition.
     A process inherits ignored signals, and GNU make keeps SIGTERM ignored if it starts that
-    way (it then never passes it on): in some full-suite runs the pytest process had SIGTERM
-    ignored at the C level, where `signal.getsignal` does not see it, and make's SigIgn showed
-    it (0x4000)."""
+    way (it then never passes it on): in some full-suite runs make's SigIgn showed SIGTERM
+    (0x4000) inherited from the test process."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
 
