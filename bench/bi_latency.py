@@ -387,19 +387,18 @@ def lake_reader(target) -> Callable[[], duckdb.DuckDBPyConnection]:
     left out; so are the queries that read them (`lake_queries`). Creating the views is part of
     the timed connect, as it would be for a tool that defines them per session."""
     from orchestration.lib import lake
-    from orchestration.lib.serving import BI_VIEWS
+    from orchestration.lib.serving import mart_tables
+
+    views = _lake_bi_views()
 
     def open_reader() -> duckdb.DuckDBPyConnection:
         con = lake.connect(target, read_only=True)
         try:
             # Not dbt-duckdb's transient __dbt_tmp / __dbt_backup tables of a build in progress.
             marts = [
-                row[0]
-                for row in con.execute(
-                    "SELECT table_name FROM duckdb_tables() "
-                    "WHERE database_name = current_database() AND schema_name = 'marts'"
-                ).fetchall()
-                if not re.search(r"__dbt_(tmp|backup)$", row[0])
+                name
+                for name in mart_tables(con, lake.CATALOG)
+                if not re.search(r"__dbt_(tmp|backup)$", name)
             ]
             con.execute("USE memory")
             con.execute("CREATE SCHEMA marts; CREATE SCHEMA bi")
@@ -407,9 +406,8 @@ def lake_reader(target) -> Callable[[], duckdb.DuckDBPyConnection]:
                 con.execute(
                     f'CREATE VIEW marts."{mart}" AS SELECT * FROM {lake.CATALOG}.marts."{mart}"'
                 )
-            for view, sql in BI_VIEWS.items():
-                if not _reads_meta(sql):
-                    con.execute(f"CREATE VIEW bi.{view} AS {sql}")
+            for view, sql in views.items():
+                con.execute(f"CREATE VIEW bi.{view} AS {sql}")
         except BaseException:
             con.close()
             raise
@@ -418,21 +416,33 @@ def lake_reader(target) -> Callable[[], duckdb.DuckDBPyConnection]:
     return open_reader
 
 
-def _reads_meta(sql: str) -> bool:
-    return any(m.group("rel").lower().startswith("meta.") for m in _RELATION.finditer(sql))
+def _relations(sql: str) -> set[str]:
+    return {m.group("rel").lower() for m in _RELATION.finditer(sql)}
+
+
+def _lake_bi_views() -> dict[str, str]:
+    """The serving copy's `bi` views that a lake reader can have: those not over `meta.*`."""
+    from orchestration.lib.serving import BI_VIEWS
+
+    return {
+        view: sql
+        for view, sql in BI_VIEWS.items()
+        if not any(rel.startswith("meta.") for rel in _relations(sql))
+    }
 
 
 def lake_queries(queries: Mapping[str, str]) -> dict[str, str]:
     """The queries a lake reader can run: those that read no serving-only relation (`meta.*`,
-    or a `bi` view over it)."""
-    from orchestration.lib.serving import BI_VIEWS
+    or a `bi` view the reader does not have, `_lake_bi_views`)."""
+    readable = {f"bi.{view}" for view in _lake_bi_views()}
 
-    serving_only = {f"bi.{view}" for view, sql in BI_VIEWS.items() if _reads_meta(sql)}
+    def serving_only(rel: str) -> bool:
+        return rel.startswith("meta.") or (rel.startswith("bi.") and rel not in readable)
+
     return {
         name: sql
         for name, sql in queries.items()
-        if not _reads_meta(sql)
-        and not any(m.group("rel").lower() in serving_only for m in _RELATION.finditer(sql))
+        if not any(serving_only(rel) for rel in _relations(sql))
     }
 
 

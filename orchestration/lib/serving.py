@@ -215,7 +215,8 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+def mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    """The tables in schema `marts` of the attached database `catalog`, by name."""
     rows = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
         "ORDER BY table_name",
@@ -315,7 +316,7 @@ def _build_copy(
     con = duckdb.connect(config=dict(lake.NO_DOWNLOADS))
     try:
         origin = _attach_build(con, build)
-        names = _mart_tables(con, "build")
+        names = mart_tables(con, "build")
         if not names:
             raise ServingError(
                 f"{origin['build_file']} has no tables in schema {MARTS_SCHEMA}; build the dbt "
