@@ -286,6 +286,14 @@ def _breakdown(result: RunResult, home: Path, started_epoch: float) -> None:
 # --- the pieces ---------------------------------------------------------------------------------
 
 
+def _fresh_folder(folder: Path) -> Path:
+    """`folder`, emptied: every cold build starts from nothing."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def cold_and_refresh(
     tag: str,
     trimmed: Path,
@@ -295,10 +303,7 @@ def cold_and_refresh(
     bi_queries: dict[str, str] | None = None,
 ) -> dict:
     """A cold build on `trimmed`, then a refresh with `full`; optionally BI latency after."""
-    warehouse = WORK / f"{tag}_warehouse"
-    if warehouse.exists():
-        shutil.rmtree(warehouse)
-    warehouse.mkdir(parents=True)
+    warehouse = _fresh_folder(WORK / f"{tag}_warehouse")
     out = {"cold": launch(f"{tag}_cold", job_env(warehouse, trimmed, catalog), dbt_vars)}
     _progress(f"{tag} cold build", out["cold"].wall_s)
     out["refresh"] = launch(f"{tag}_refresh", job_env(warehouse, full, catalog), dbt_vars)
@@ -363,10 +368,7 @@ def bi_latency_lake(snapshot: Path, queries: dict[str, str]) -> dict:
         return {"skipped": "PostgreSQL server binaries not found: apt-get install postgresql"}
     server = postgres.start(bindir)
     try:
-        warehouse = WORK / "lake_warehouse"
-        if warehouse.exists():
-            shutil.rmtree(warehouse)
-        warehouse.mkdir(parents=True)
+        warehouse = _fresh_folder(WORK / "lake_warehouse")
         env = job_env(warehouse, snapshot)
         env.update(
             CROSSWIND_WAREHOUSE_BACKEND="ducklake",
